@@ -1,0 +1,111 @@
+"""The uniform chunk interface every provider's chunks implement."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from .responses import FinishReason, Usage
+
+__all__ = ["ResponseChunk", "ToolCallDelta"]
+
+
+class ToolCallDelta:
+    """A piece of a tool call as it streams in.
+
+    Attributes:
+        index: the position of the call in the turn; pieces with the same index belong together.
+        id: the provider's id of the call (usually only on its first piece).
+        name: the tool's name (usually only on its first piece).
+        arguments: the next piece of the JSON arguments text ("" when none).
+    """
+
+    __slots__ = ("arguments", "id", "index", "name")
+
+    def __init__(self, index: int, id: str | None, name: str | None, arguments: str) -> None:
+        self.index = index
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+
+    def __repr__(self) -> str:
+        return (
+            f"ToolCallDelta(index={self.index}, id={self.id!r}, name={self.name!r}, "
+            f"arguments={self.arguments!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToolCallDelta):
+            return NotImplemented
+        return (self.index, self.id, self.name, self.arguments) == (
+            other.index,
+            other.id,
+            other.name,
+            other.arguments,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class ResponseChunk:
+    """One chunk of a model's streamed answer, the same on every provider.
+
+    The normalised fields are plain attributes, computed once when the chunk is decoded.
+    The provider's native object (``.chunk``) and the views derived from it (``.choices``,
+    ``.choice``, ``.delta``) are built only when first asked for.
+
+    Attributes:
+        content: the new text in this chunk; always a ``str``, ``""`` when there is none, so it
+            is safe to print on every chunk.
+        thinking: new reasoning text ("" when none); never part of ``content``.
+        tool_calls: tool-call pieces in this chunk.
+        finish_reason: set on the chunk that ends a choice, normalised.
+        usage: token counts, on the chunk that carries them.
+    """
+
+    __slots__ = ("_native", "content", "finish_reason", "thinking", "tool_calls", "usage")
+
+    provider: ClassVar[str] = ""
+
+    content: str
+    thinking: str
+    tool_calls: tuple[ToolCallDelta, ...]
+    finish_reason: FinishReason | None
+    usage: Usage | None
+
+    @property
+    def chunk(self) -> Any:
+        """The provider SDK's own object for this chunk."""
+        raise NotImplementedError
+
+    @property
+    def choices(self) -> list[Any]:
+        """The provider's choices in this chunk (see the provider's documentation)."""
+        raise NotImplementedError
+
+    @property
+    def choice(self) -> Any | None:
+        """The first of ``choices``, or ``None`` when the chunk has none."""
+        choices = self.choices
+        return choices[0] if choices else None
+
+    @property
+    def delta(self) -> Any | None:
+        """The provider's delta object of this chunk, or ``None``."""
+        raise NotImplementedError
+
+    @property
+    def model(self) -> str | None:
+        """The model that produced this chunk, as the provider names it."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        parts = [f"content={self.content!r}"]
+        if self.thinking:
+            parts.append(f"thinking={self.thinking!r}")
+        if self.tool_calls:
+            parts.append(f"tool_calls={list(self.tool_calls)!r}")
+        if self.finish_reason is not None:
+            parts.append(f"finish_reason={self.finish_reason!r}")
+        if self.usage is not None:
+            parts.append(f"usage={self.usage!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"

@@ -1,0 +1,69 @@
+"""Provider-neutral chat messages and tool calls."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+__all__ = ["Message", "Role", "ToolCall", "parse_arguments"]
+
+
+def parse_arguments(raw: str) -> dict[str, Any] | None:
+    """Decode a tool call's JSON arguments; ``None`` unless they form a JSON object.
+
+    An empty string (what some models send for a call without arguments) decodes to ``{}``.
+    """
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class ToolCall(BaseModel):
+    """A finished tool call requested by the model.
+
+    Attributes:
+        id: the provider's id for the call, used to send its result back.
+        name: the name of the tool.
+        raw_arguments: the arguments exactly as the model wrote them (JSON text).
+        arguments: ``raw_arguments`` decoded, or ``None`` when they are not a JSON object.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    raw_arguments: str = ""
+    arguments: dict[str, Any] | None = None
+
+    @classmethod
+    def from_raw(cls, id: str, name: str, raw_arguments: str) -> ToolCall:
+        """Build a call from its raw JSON arguments, decoding them."""
+        return cls(id=id, name=name, raw_arguments=raw_arguments, arguments=parse_arguments(raw_arguments))
+
+
+class Message(BaseModel):
+    """One message of a conversation, in the same shape for every provider.
+
+    Attributes:
+        role: ``system``, ``user``, ``assistant`` or ``tool``.
+        content: the text of the message.
+        tool_calls: on assistant messages, the tools the model called.
+        tool_call_id: on tool messages, the call this message answers.
+        name: on tool messages, the name of the tool that answered.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None

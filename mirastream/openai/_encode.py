@@ -1,0 +1,42 @@
+"""Building Chat Completions requests from prompts and call parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..messages import Message
+from .params import OpenAICallParams
+
+# Parameters that configure mirastream or the SDK call rather than the request body.
+_NOT_IN_BODY = {"include_usage"}
+
+
+def encode_message(message: Message) -> dict[str, Any]:
+    """One message in the Chat Completions format."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.raw_arguments or "{}"},
+                }
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
+
+
+def request_kwargs(params: OpenAICallParams, messages: Iterable[Message]) -> dict[str, Any]:
+    """The keyword arguments of ``chat.completions.create`` for a streamed request."""
+    kwargs = params.model_dump(exclude_none=True, exclude=_NOT_IN_BODY)
+    kwargs["messages"] = [encode_message(message) for message in messages]
+    kwargs["stream"] = True
+    if params.include_usage:
+        kwargs["stream_options"] = {"include_usage": True}
+    return kwargs

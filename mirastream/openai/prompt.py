@@ -1,0 +1,61 @@
+"""``OpenAIPrompt``: prompt classes that stream from OpenAI or any compatible server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..prompts import BasePrompt
+from ..streams import AsyncStream, Stream
+from ._call import OpenAICall
+from ._client import async_client_factory, sync_client
+from ._encode import request_kwargs
+from .chunk import OpenAIResponseChunk
+from .params import OpenAICallParams
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, OpenAI
+
+__all__ = ["OpenAIPrompt"]
+
+
+class OpenAIPrompt(BasePrompt):
+    """A prompt class that streams from the Chat Completions API.
+
+    Class attributes (all optional):
+
+    - ``call_params``: an :class:`OpenAICallParams` (default model ``gpt-4o-mini``).
+    - ``api_key``: the key; default ``OPENAI_API_KEY``.
+    - ``base_url``: another OpenAI-compatible server (vLLM, llama.cpp, Ollama, DashScope, ...);
+      default ``OPENAI_BASE_URL`` or OpenAI itself. A loopback server needs no key.
+    - ``client`` / ``async_client``: your own configured ``openai.OpenAI`` /
+      ``openai.AsyncOpenAI``, used instead of the shared default clients.
+    """
+
+    call_params: ClassVar[OpenAICallParams] = OpenAICallParams(model="gpt-4o-mini")
+    api_key: ClassVar[str | None] = None
+    base_url: ClassVar[str | None] = None
+    client: ClassVar[OpenAI | None] = None
+    async_client: ClassVar[AsyncOpenAI | None] = None
+
+    def request_kwargs(self, **call_params: Any) -> dict[str, Any]:
+        """The exact keyword arguments sent to ``chat.completions.create``.
+
+        ``call_params`` override the class's ``call_params`` for this request only.
+        """
+        params = self.call_params.with_overrides(**call_params)
+        assert isinstance(params, OpenAICallParams)
+        return request_kwargs(params, self.messages())
+
+    def stream(self, **call_params: Any) -> Stream[OpenAIResponseChunk]:
+        """Stream the answer; the request is sent when iteration starts.
+
+        ``call_params`` override the class's ``call_params`` for this request only. Invalid
+        parameters, template values or a missing API key raise here, before any request.
+        """
+        kwargs = self.request_kwargs(**call_params)
+        return Stream(OpenAICall(kwargs, client=sync_client(type(self))))
+
+    def stream_async(self, **call_params: Any) -> AsyncStream[OpenAIResponseChunk]:
+        """The async twin of :meth:`stream`: ``async with prompt.stream_async() as stream``."""
+        kwargs = self.request_kwargs(**call_params)
+        return AsyncStream(OpenAICall(kwargs, async_client=async_client_factory(type(self))))

@@ -1,0 +1,123 @@
+"""The aggregated result of a stream: :class:`Response`, its choices and its usage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .messages import Message, ToolCall
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+"""Why the model stopped, the same on every provider."""
+
+__all__ = ["Choice", "FinishReason", "Response", "Usage"]
+
+
+class Usage(BaseModel):
+    """Token counts of one request, normalised across providers.
+
+    Attributes:
+        input_tokens: tokens of the prompt, cached ones included.
+        output_tokens: tokens the model generated, reasoning included.
+        total_tokens: their sum (as the provider reports it, when it does).
+        cached_input_tokens: prompt tokens served from the provider's cache, when reported.
+        reasoning_tokens: generated tokens spent on hidden reasoning, when reported.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+class Choice(BaseModel):
+    """One of the answers of a request (there are several only with ``n > 1``).
+
+    Attributes:
+        index: the position of this choice.
+        text: the full text of the answer.
+        thinking: the model's visible reasoning, when the provider streams it (never in ``text``).
+        refusal: the model's refusal message, when it refused (OpenAI).
+        tool_calls: the tool calls the model made, in order.
+        finish_reason: why the model stopped, normalised; ``None`` if it never said.
+        raw_finish_reason: the provider's own value, unchanged.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = 0
+    text: str = ""
+    thinking: str = ""
+    refusal: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+
+
+class Response(BaseModel):
+    """Everything a stream delivered, aggregated.
+
+    ``text``, ``thinking``, ``tool_calls``, ``finish_reason`` and ``refusal`` are those of the
+    first choice.
+
+    Attributes:
+        provider: the provider that answered.
+        model: the model that answered, as the provider named it.
+        id: the provider's id for the response.
+        choices: every choice, by index.
+        usage: token counts, when the provider sent them.
+        time_to_first_chunk: seconds from sending the request to the first chunk.
+        duration: seconds from sending the request to the end of the stream.
+        interrupted: ``True`` when the stream stopped before the provider finished
+            (closed early, cancelled or failed); the rest is what had arrived.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    model: str | None = None
+    id: str | None = None
+    choices: tuple[Choice, ...] = ()
+    usage: Usage | None = None
+    time_to_first_chunk: float | None = None
+    duration: float | None = None
+    interrupted: bool = False
+
+    @property
+    def choice(self) -> Choice:
+        """The first choice (an empty one if nothing arrived)."""
+        return self.choices[0] if self.choices else Choice()
+
+    @property
+    def text(self) -> str:
+        """The full text of the first choice."""
+        return self.choice.text
+
+    @property
+    def thinking(self) -> str:
+        """The reasoning text of the first choice ("" when the provider sent none)."""
+        return self.choice.thinking
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls of the first choice."""
+        return self.choice.tool_calls
+
+    @property
+    def finish_reason(self) -> FinishReason | None:
+        """Why the model stopped (first choice), normalised."""
+        return self.choice.finish_reason
+
+    @property
+    def refusal(self) -> str | None:
+        """The refusal message of the first choice, if the model refused."""
+        return self.choice.refusal
+
+    def message(self) -> Message:
+        """The first choice as an assistant :class:`Message`, ready to append to a history."""
+        choice = self.choice
+        return Message(role="assistant", content=choice.text, tool_calls=choice.tool_calls)

@@ -1,0 +1,253 @@
+"""Stream objects: the sync and async drivers around a provider's IO-free decoder."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from time import perf_counter
+from types import TracebackType
+from typing import Generic, Literal
+
+from ._provider import ChunkT, Decoder, ProviderCall
+from .errors import APIConnectionError, MirastreamError, StreamAlreadyConsumed, StreamInterrupted
+from .responses import Response
+
+__all__ = ["AsyncStream", "Stream"]
+
+_State = Literal["new", "running", "done", "interrupted", "failed"]
+
+
+class _StreamState(Generic[ChunkT]):
+    """What the sync and async streams share: bookkeeping, error conversion, the response."""
+
+    def __init__(self, call: ProviderCall[ChunkT]) -> None:
+        self._call = call
+        self._decoder: Decoder[ChunkT] = call.decoder()
+        self._state: _State = "new"
+        self._started_at: float | None = None
+        self._first_chunk_at: float | None = None
+        self._ended_at: float | None = None
+        self._final: Response | None = None
+
+    @property
+    def provider(self) -> str:
+        """The provider this stream talks to."""
+        return self._call.provider
+
+    @property
+    def text(self) -> str:
+        """The text received so far (first choice)."""
+        return self._decoder.text
+
+    @property
+    def done(self) -> bool:
+        """``True`` once the provider finished its answer and the stream was read to the end."""
+        return self._state == "done"
+
+    @property
+    def response(self) -> Response:
+        """The aggregated :class:`Response`.
+
+        Complete once the stream has been read to the end; before that, or after the stream
+        was closed early or failed, it holds what had arrived (``interrupted`` tells which).
+        """
+        if self._final is not None:
+            return self._final
+        started = self._started_at
+        ended = self._ended_at
+        response = self._decoder.response(
+            time_to_first_chunk=None if started is None or self._first_chunk_at is None else self._first_chunk_at - started,
+            duration=None if started is None or ended is None else ended - started,
+            interrupted=self._state in ("interrupted", "failed"),
+        )
+        if self._state in ("done", "interrupted", "failed"):
+            self._final = response
+        return response
+
+    def _claim(self) -> None:
+        if self._state != "new":
+            raise StreamAlreadyConsumed(
+                "this stream was already iterated (or closed); a stream can be iterated once: "
+                "call .stream() again for a new request, or read .response for what arrived",
+                provider=self.provider,
+            )
+        self._state = "running"
+        self._started_at = perf_counter()
+
+    def _end(self, state: _State) -> None:
+        self._ended_at = perf_counter()
+        self._state = state
+
+    def _failure(self, error: BaseException) -> BaseException:
+        """Mark the stream failed and return the error to raise, typed and with the partial response.
+
+        Cancellation and ``KeyboardInterrupt`` pass through unchanged and count as interruptions.
+        """
+        if not isinstance(error, Exception):
+            self._end("interrupted")
+            return error
+        self._end("failed")
+        if isinstance(error, MirastreamError):
+            converted: BaseException = error
+        else:
+            converted = self._call.convert_error(error) or error
+        if isinstance(converted, MirastreamError):
+            if self._first_chunk_at is not None and type(converted) is APIConnectionError:
+                converted = StreamInterrupted(
+                    f"the connection broke in the middle of the stream: {converted.message}",
+                    provider=self.provider,
+                )
+            if self._first_chunk_at is not None and converted.response is None:
+                converted.response = self.response
+            if converted.provider is None:
+                converted.provider = self.provider
+            if converted is not error and converted.__cause__ is None:
+                converted.__cause__ = error
+        return converted
+
+    def _first_chunk(self) -> None:
+        self._first_chunk_at = perf_counter()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} provider={self.provider!r} state={self._state}>"
+
+
+class Stream(_StreamState[ChunkT]):
+    """A streamed answer: iterate it once to get the chunks as they arrive.
+
+    The request is sent when iteration starts. Use it as a context manager, or call
+    :meth:`close`, to release the connection early; a ``break`` out of the ``for`` loop
+    releases it at once as well. Afterwards :attr:`response` holds the aggregated answer.
+    """
+
+    def __init__(self, call: ProviderCall[ChunkT]) -> None:
+        super().__init__(call)
+        self._generator: weakref.ref[Generator[ChunkT, None, None]] | None = None
+
+    def __iter__(self) -> Iterator[ChunkT]:
+        self._claim()
+        generator = self._run()
+        self._generator = weakref.ref(generator)
+        return generator
+
+    def _run(self) -> Generator[ChunkT, None, None]:
+        decoder = self._decoder
+        try:
+            with self._call.send() as items:
+                for item in items:
+                    chunk = decoder.feed(item)
+                    if chunk is not None:
+                        if self._first_chunk_at is None:
+                            self._first_chunk()
+                        yield chunk
+            decoder.finish()
+        except GeneratorExit:
+            self._end("interrupted")
+            raise
+        except BaseException as error:
+            converted = self._failure(error)
+            if converted is error:
+                raise
+            raise converted from error
+        self._end("done")
+
+    def collect(self) -> Response:
+        """Read the rest of the stream and return the final :class:`Response`."""
+        if self._state == "new":
+            for _ in self:
+                pass
+        elif self._state == "running":
+            generator = self._generator() if self._generator is not None else None
+            if generator is not None:
+                for _ in generator:
+                    pass
+        return self.response
+
+    def close(self) -> None:
+        """Stop the stream and release its connection; safe to call at any time."""
+        generator = self._generator() if self._generator is not None else None
+        if generator is not None:
+            generator.close()
+        if self._state in ("new", "running"):
+            self._end("interrupted")
+
+    def __enter__(self) -> Stream[ChunkT]:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncStream(_StreamState[ChunkT]):
+    """The async twin of :class:`Stream`: ``async for chunk in stream``.
+
+    Prefer ``async with``: after a ``break`` out of ``async for``, Python finalises an
+    async generator only on a later turn of the event loop, whereas leaving the ``async
+    with`` block (or awaiting :meth:`aclose`) releases the connection at once.
+    """
+
+    def __init__(self, call: ProviderCall[ChunkT]) -> None:
+        super().__init__(call)
+        self._generator: weakref.ref[AsyncGenerator[ChunkT, None]] | None = None
+
+    def __aiter__(self) -> AsyncIterator[ChunkT]:
+        self._claim()
+        generator = self._run()
+        self._generator = weakref.ref(generator)
+        return generator
+
+    async def _run(self) -> AsyncGenerator[ChunkT, None]:
+        decoder = self._decoder
+        try:
+            async with self._call.send_async() as items:
+                async for item in items:
+                    chunk = decoder.feed(item)
+                    if chunk is not None:
+                        if self._first_chunk_at is None:
+                            self._first_chunk()
+                        yield chunk
+            decoder.finish()
+        except GeneratorExit:
+            self._end("interrupted")
+            raise
+        except BaseException as error:
+            converted = self._failure(error)
+            if converted is error:
+                raise
+            raise converted from error
+        self._end("done")
+
+    async def collect(self) -> Response:
+        """Read the rest of the stream and return the final :class:`Response`."""
+        if self._state == "new":
+            async for _ in self:
+                pass
+        elif self._state == "running":
+            generator = self._generator() if self._generator is not None else None
+            if generator is not None:
+                async for _ in generator:
+                    pass
+        return self.response
+
+    async def aclose(self) -> None:
+        """Stop the stream and release its connection; safe to call at any time."""
+        generator = self._generator() if self._generator is not None else None
+        if generator is not None:
+            await generator.aclose()
+        if self._state in ("new", "running"):
+            self._end("interrupted")
+
+    async def close(self) -> None:
+        """Alias of :meth:`aclose`."""
+        await self.aclose()
+
+    async def __aenter__(self) -> AsyncStream[ChunkT]:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
