@@ -24,7 +24,7 @@ def require_module(module: str, *, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as error:
         raise MissingDependencyError(
-            f"{module} is not installed; install it with: pip install \"mirastream[{extra}]\"",
+            f'{module} is not installed; install it with: pip install "mirastream[{extra}]"',
             extra=extra,
         ) from error
 
@@ -82,7 +82,7 @@ class ClientCache:
             client = self._sync.get(key)
             if client is None:
                 client = self._sync[key] = factory()
-            return client  # type: ignore[no-any-return]
+            return client
 
     def async_client(self, key: Hashable, factory: Callable[[], ClientT]) -> ClientT:
         """The async client for ``key`` in the running event loop, made on first use."""
@@ -96,4 +96,4 @@ class ClientCache:
             client = clients.get(key)
             if client is None:
                 client = clients[key] = factory()
-            return client  # type: ignore[no-any-return]
+            return client

@@ -41,12 +41,12 @@ class Decoder(Protocol[ChunkT_co]):
         ...
 
 
-class ProviderCall(Protocol[ChunkT]):
+class ProviderCall(Protocol[ChunkT_co]):
     """A request that is fully prepared (validated, client resolved) but not yet sent."""
 
     provider: str
 
-    def decoder(self) -> Decoder[ChunkT]:
+    def decoder(self) -> Decoder[ChunkT_co]:
         """A new decoder for one response."""
         ...
 

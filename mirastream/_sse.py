@@ -8,7 +8,7 @@ it; an event cut off before its blank line is never dispatched.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterable
 from typing import NamedTuple
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "aiter_events", "iter_events"]
@@ -71,7 +71,7 @@ class SSEDecoder:
         return bool(self._pending.strip() or self._data)
 
 
-def iter_events(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
+def iter_events(chunks: Iterable[bytes]) -> Generator[ServerSentEvent, None, None]:
     """Decode an iterable of byte pieces into events."""
     decoder = SSEDecoder()
     for chunk in chunks:
@@ -79,7 +79,7 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
     yield from decoder.finish()
 
 
-async def aiter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
+async def aiter_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[ServerSentEvent, None]:
     """Decode an async iterable of byte pieces into events."""
     decoder = SSEDecoder()
     async for chunk in chunks:

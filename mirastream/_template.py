@@ -98,7 +98,9 @@ def parse_template(template: str) -> ParsedTemplate:
         try:
             roots = list(_placeholder_roots(section.text))
         except ValueError as error:  # unbalanced braces
-            raise TemplateError(f"{error} in {section.text[:60]!r} (write {{{{ or }}}} for literal braces)") from None
+            raise TemplateError(
+                f"{error} in {section.text[:60]!r} (write {{{{ or }}}} for literal braces)"
+            ) from None
         if section.role == "messages":
             pieces = list(string.Formatter().parse(section.text))
             if len(pieces) != 1 or pieces[0][0].strip() or pieces[0][1] is None or pieces[0][2]:
@@ -156,7 +158,7 @@ def render(text: str, source: object) -> str:
 
 def placeholder_value(text: str, source: object) -> Any:
     """Return the raw value of the single placeholder in a ``MESSAGES:`` section."""
-    (_literal, field, _spec, conversion), = string.Formatter().parse(text)
+    ((_literal, field, _spec, conversion),) = string.Formatter().parse(text)
     assert field is not None
     value, _ = _FORMATTER.get_field(field, (), _AttributeMapping(source))
     if conversion:

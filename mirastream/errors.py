@@ -122,9 +122,7 @@ class RateLimitError(ProviderError):
         body: object = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(
-            message, provider=provider, response=response, status_code=status_code, body=body
-        )
+        super().__init__(message, provider=provider, response=response, status_code=status_code, body=body)
         self.retry_after = retry_after
 
 

@@ -69,13 +69,17 @@ class BasePrompt(BaseModel):
         if template is None:
             return
         if not isinstance(template, str):
-            raise TemplateError(f"{cls.__name__}.prompt_template must be a str, not {type(template).__name__}")
+            raise TemplateError(
+                f"{cls.__name__}.prompt_template must be a str, not {type(template).__name__}"
+            )
         try:
             parsed = parse_template(template)
         except TemplateError as error:
             raise TemplateError(f"{cls.__name__}.prompt_template: {error}") from None
         unknown = sorted(
-            name for name in parsed.field_names if name not in cls.model_fields and not _is_computed(cls, name)
+            name
+            for name in parsed.field_names
+            if name not in cls.model_fields and not _is_computed(cls, name)
         )
         if unknown:
             known = sorted(cls.model_fields)

@@ -56,7 +56,9 @@ class _StreamState(Generic[ChunkT]):
         started = self._started_at
         ended = self._ended_at
         response = self._decoder.response(
-            time_to_first_chunk=None if started is None or self._first_chunk_at is None else self._first_chunk_at - started,
+            time_to_first_chunk=None
+            if started is None or self._first_chunk_at is None
+            else self._first_chunk_at - started,
             duration=None if started is None or ended is None else ended - started,
             interrupted=self._state in ("interrupted", "failed"),
         )
@@ -250,4 +252,3 @@ class AsyncStream(_StreamState[ChunkT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-

@@ -66,6 +66,9 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int
+    disconnected: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -93,10 +96,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        self.server.owner.requests.append(
-            Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        record = Recorded(
+            self.command,
+            self.path,
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            self.client_address[1],
         )
-        reply = self.server.owner.next_reply()
+        self._record = record
+        self.server.owner.requests.append(record)
+        try:
+            self._reply(self.server.owner.next_reply())
+        finally:
+            record.finished.set()
+
+    def _reply(self, reply: Reply) -> None:
         self.send_response(reply.status)
         self.send_header("content-type", reply.content_type)
         for name, value in reply.headers.items():
@@ -132,6 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+            self._record.disconnected.set()
             raise
 
     def do_POST(self) -> None:

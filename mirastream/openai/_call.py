@@ -42,16 +42,21 @@ class OpenAICall:
     def send(self) -> Iterator[Iterator[ServerSentEvent]]:
         assert self._client is not None, "prepared for async use"
         create = self._client.chat.completions.with_streaming_response.create
-        with create(**self.kwargs) as response, closing(iter_events(response.http_response.iter_bytes())) as events:
+        with (
+            create(**self.kwargs) as response,
+            closing(iter_events(response.http_response.iter_bytes())) as events,
+        ):
             yield events
 
     @asynccontextmanager
     async def send_async(self) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
         assert self._async_client is not None, "prepared for sync use"
         create = self._async_client().chat.completions.with_streaming_response.create
-        async with create(**self.kwargs) as response:
-            async with aclosing(aiter_events(response.http_response.aiter_bytes())) as events:
-                yield events
+        async with (
+            create(**self.kwargs) as response,
+            aclosing(aiter_events(response.http_response.aiter_bytes())) as events,
+        ):
+            yield events
 
     def convert_error(self, error: Exception) -> MirastreamError | None:
         return convert_error(error)

@@ -37,8 +37,10 @@ def sync_client(prompt_class: type[OpenAIPrompt]) -> OpenAI:
     if prompt_class.client is not None:
         return prompt_class.client
     api_key, base_url = _settings(prompt_class)
-    openai = require_module("openai", extra="openai")
-    return _CLIENTS.sync_client((api_key, base_url), lambda: openai.OpenAI(api_key=api_key, base_url=base_url))
+    require_module("openai", extra="openai")
+    from openai import OpenAI
+
+    return _CLIENTS.sync_client((api_key, base_url), lambda: OpenAI(api_key=api_key, base_url=base_url))
 
 
 def async_client_factory(prompt_class: type[OpenAIPrompt]) -> Callable[[], AsyncOpenAI]:
@@ -57,7 +59,9 @@ def async_client_factory(prompt_class: type[OpenAIPrompt]) -> Callable[[], Async
             provider="openai",
         )
     api_key, base_url = _settings(prompt_class)
-    openai = require_module("openai", extra="openai")
+    require_module("openai", extra="openai")
+    from openai import AsyncOpenAI
+
     return lambda: _CLIENTS.async_client(
-        (api_key, base_url), lambda: openai.AsyncOpenAI(api_key=api_key, base_url=base_url)
+        (api_key, base_url), lambda: AsyncOpenAI(api_key=api_key, base_url=base_url)
     )

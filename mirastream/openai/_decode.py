@@ -68,7 +68,9 @@ class OpenAIDecoder:
                 f"openai sent a chunk that is not JSON ({error}): {data[:200]!r}", provider="openai"
             ) from error
         if not isinstance(payload, dict):
-            raise MalformedStreamError(f"openai sent a chunk that is not an object: {data[:200]!r}", provider="openai")
+            raise MalformedStreamError(
+                f"openai sent a chunk that is not an object: {data[:200]!r}", provider="openai"
+            )
         if payload.get("error") is not None:
             raise error_from_event(payload["error"])
 

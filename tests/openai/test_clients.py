@@ -1,0 +1,82 @@
+"""API keys, base URLs and user-supplied clients, checked before anything is sent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+
+from mirastream.errors import ConfigurationError, MissingAPIKeyError
+from mirastream.openai import OpenAIPrompt
+
+from ..loopback import LoopbackServer, Reply
+
+
+class Greeting(OpenAIPrompt):
+    prompt_template = "Say hello to {name}"
+    name: str
+
+
+def test_missing_key_names_the_variable_before_any_connection(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    for start in (Greeting(name="Ada").stream, Greeting(name="Ada").stream_async):
+        with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY") as caught:
+            start()
+        assert caught.value.env_var == "OPENAI_API_KEY"
+        assert caught.value.provider == "openai"
+        assert "Greeting" in str(caught.value)
+    assert server.requests == []
+
+
+def test_a_loopback_server_needs_no_key(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    server.queue(Reply.sse("openai/text.sse"))
+    assert Greeting(name="Ada").stream().collect().text.startswith("Try")
+
+
+def test_class_level_key_and_base_url_win_over_the_environment(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/unused")
+
+    class Configured(Greeting):
+        api_key = "sk-class-level"
+        base_url = f"{server.url}/compatible-mode/v1"
+
+    server.queue(Reply.sse("openai/text.sse"))
+    Configured(name="Ada").stream().collect()
+    assert server.last_request.path == "/compatible-mode/v1/chat/completions"
+    assert server.last_request.headers["authorization"] == "Bearer sk-class-level"
+
+
+def test_own_sync_client_without_async_client_is_a_clear_error(server: LoopbackServer) -> None:
+    class OwnClient(Greeting):
+        client = openai.OpenAI(api_key="sk-own", base_url=f"{server.url}/v1")
+
+    with pytest.raises(ConfigurationError, match="async_client"):
+        OwnClient(name="Ada").stream_async()
+    server.queue(Reply.sse("openai/text.sse"))
+    assert OwnClient(name="Ada").stream().collect().text
+    OwnClient.client.close()
+
+
+def test_own_async_client_is_used(server: LoopbackServer) -> None:
+    async def run() -> str:
+        class OwnClient(Greeting):
+            async_client = openai.AsyncOpenAI(
+                api_key="sk-own-async", base_url=f"{server.url}/v1", default_headers={"x-team": "chefs"}
+            )
+
+        async with OwnClient(name="Ada").stream_async() as stream:
+            response = await stream.collect()
+        await OwnClient.async_client.close()
+        return response.text
+
+    server.queue(Reply.sse("openai/text.sse"))
+    assert asyncio.run(run()).startswith("Try")
+    assert server.last_request.headers["authorization"] == "Bearer sk-own-async"
+    assert server.last_request.headers["x-team"] == "chefs"

@@ -1,0 +1,60 @@
+"""Importing mirastream must not import any provider SDK."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mirastream
+import mirastream.errors
+import mirastream.openai
+
+
+def _modules_after(code: str) -> set[str]:
+    script = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return set(result.stdout.split())
+
+
+def test_importing_mirastream_and_its_openai_package_loads_no_sdk() -> None:
+    loaded = _modules_after("import mirastream, mirastream.openai")
+    assert "mirastream.openai" in loaded
+    assert not {"openai", "anthropic", "httpx", "httpx2"} & loaded
+
+
+def test_the_sdk_loads_on_the_first_call() -> None:
+    loaded = _modules_after(
+        "import os\n"
+        "os.environ['OPENAI_API_KEY'] = 'sk-test'\n"
+        "from mirastream.openai import OpenAIPrompt\n"
+        "class P(OpenAIPrompt):\n"
+        "    prompt_template = 'hi'\n"
+        "P().stream()"
+    )
+    assert "openai" in loaded
+
+
+def test_public_api_is_exported() -> None:
+    assert sorted(mirastream.__all__) == sorted(
+        [
+            "AsyncStream",
+            "BaseCallParams",
+            "BasePrompt",
+            "Choice",
+            "FinishReason",
+            "Message",
+            "Response",
+            "ResponseChunk",
+            "Stream",
+            "ToolCall",
+            "ToolCallDelta",
+            "Usage",
+            "__version__",
+            "errors",
+        ]
+    )
+    for name in mirastream.__all__:
+        assert hasattr(mirastream, name)
+    assert sorted(mirastream.openai.__all__) == ["OpenAICallParams", "OpenAIPrompt", "OpenAIResponseChunk"]
+    for name in mirastream.errors.__all__:
+        assert issubclass(getattr(mirastream.errors, name), mirastream.errors.MirastreamError)
