@@ -1,7 +1,7 @@
 """mirastream: one streaming interface for every major LLM provider, in prompt classes.
 
-Importing ``mirastream`` loads no provider SDK; each provider package
-(``mirastream.openai``, ...) loads its SDK on its first call.
+Importing `mirastream` loads no provider SDK; each provider package
+(`mirastream.openai`, ...) loads its SDK on its first call.
 """
 
 from . import errors

@@ -1,4 +1,4 @@
-"""Accumulation of streamed pieces into a :class:`Response`, shared by every provider's decoder.
+"""Accumulation of streamed pieces into a `Response`, shared by every provider's decoder.
 
 Pieces are appended to lists and joined once, when the response is built.
 """
@@ -41,14 +41,14 @@ class ChoiceAccumulator:
         self.raw_finish_reason: str | None = None
 
     def tool_call(self, index: int) -> ToolCallAccumulator:
-        """The accumulator of call ``index``, created on first use."""
+        """The accumulator of call `index`, created on first use."""
         call = self.tool_calls.get(index)
         if call is None:
             call = self.tool_calls[index] = ToolCallAccumulator(index)
         return call
 
     def finish(self, normalised: FinishReason | None, raw: str | None) -> None:
-        """Record why the choice ended; a turn with tool calls always ends in ``tool_calls``."""
+        """Record why the choice ended; a turn with tool calls always ends in `tool_calls`."""
         if normalised == "stop" and self.tool_calls:
             normalised = "tool_calls"
         self.finish_reason = normalised
@@ -79,7 +79,7 @@ class ResponseAccumulator:
         self.id: str | None = None
 
     def choice(self, index: int) -> ChoiceAccumulator:
-        """The accumulator of choice ``index``, created on first use."""
+        """The accumulator of choice `index`, created on first use."""
         choice = self.choices.get(index)
         if choice is None:
             choice = self.choices[index] = ChoiceAccumulator(index)
@@ -92,7 +92,7 @@ class ResponseAccumulator:
         return "".join(first.text) if first is not None else ""
 
     def build(self, **fields: Any) -> Response:
-        """The aggregated response; ``fields`` sets timing and status fields."""
+        """The aggregated response; `fields` sets timing and status fields."""
         return Response(
             provider=self.provider,
             model=self.model,

@@ -1,9 +1,9 @@
 """What a provider supplies to the stream drivers.
 
-A provider turns a prompt into a :class:`ProviderCall`: an object that can send the request
+A provider turns a prompt into a `ProviderCall`: an object that can send the request
 (sync or async) and yields the provider's native stream items, plus a fresh IO-free
-:class:`Decoder` that turns those items into chunks and aggregates the final response. The
-drivers in :mod:`mirastream.streams` are the only IO loops; everything provider-specific is
+`Decoder` that turns those items into chunks and aggregates the final response. The
+drivers in `mirastream.streams` are the only IO loops; everything provider-specific is
 behind these two protocols.
 """
 
@@ -24,7 +24,7 @@ class Decoder(Protocol[ChunkT_co]):
     """Turns a provider's native stream items into chunks, with no IO of its own."""
 
     def feed(self, item: Any) -> ChunkT_co | None:
-        """Decode one native item; ``None`` when it carries nothing for the consumer."""
+        """Decode one native item; `None` when it carries nothing for the consumer."""
         ...
 
     def finish(self) -> None:
@@ -37,7 +37,7 @@ class Decoder(Protocol[ChunkT_co]):
         ...
 
     def response(self, **timing: Any) -> Response:
-        """The aggregated response so far; ``timing`` fills the timing and status fields."""
+        """The aggregated response so far; `timing` fills the timing and status fields."""
         ...
 
 
@@ -55,7 +55,7 @@ class ProviderCall(Protocol[ChunkT_co]):
         ...
 
     def send_async(self) -> AbstractAsyncContextManager[AsyncIterator[Any]]:
-        """The async twin of :meth:`send`."""
+        """The async twin of `send`."""
         ...
 
     def convert_error(self, error: Exception) -> MirastreamError | None:

@@ -10,7 +10,7 @@ from .errors import AuthenticationError, BadRequestError, ProviderError, RateLim
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The wait a response asks for: ``retry-after-ms``, or ``retry-after`` in seconds or as a date."""
+    """The wait a response asks for: `retry-after-ms`, or `retry-after` in seconds or as a date."""
     milliseconds = headers.get("retry-after-ms")
     if milliseconds is not None:
         try:

@@ -50,23 +50,26 @@ class ResponseChunk:
     """One chunk of a model's streamed answer, the same on every provider.
 
     The normalised fields are plain attributes, computed once when the chunk is decoded.
-    The provider's native object (``.chunk``) and the views derived from it (``.choices``,
-    ``.choice``, ``.delta``) are built only when first asked for.
+    The provider's native object (`.chunk`) and the views derived from it (`.choices`,
+    `.choice`, `.delta`) are built only when first asked for.
 
     Attributes:
-        content: the new text in this chunk; always a ``str``, ``""`` when there is none, so it
+        content: the new text in this chunk; always a `str`, `""` when there is none, so it
             is safe to print on every chunk.
-        thinking: new reasoning text ("" when none); never part of ``content``.
+        thinking: new reasoning text ("" when none); never part of `content`.
         tool_calls: tool-call pieces in this chunk.
         finish_reason: set on the chunk that ends a choice, normalised.
         usage: token counts, on the chunk that carries them.
+        choice_index: which choice `content`, `thinking`, `tool_calls` and `finish_reason`
+            belong to (always 0 unless you asked for several choices).
     """
 
-    __slots__ = ("_native", "content", "finish_reason", "thinking", "tool_calls", "usage")
+    __slots__ = ("_native", "choice_index", "content", "finish_reason", "thinking", "tool_calls", "usage")
 
     provider: ClassVar[str] = ""
 
     content: str
+    choice_index: int
     thinking: str
     tool_calls: tuple[ToolCallDelta, ...]
     finish_reason: FinishReason | None
@@ -84,13 +87,13 @@ class ResponseChunk:
 
     @property
     def choice(self) -> Any | None:
-        """The first of ``choices``, or ``None`` when the chunk has none."""
+        """The first of `choices`, or `None` when the chunk has none."""
         choices = self.choices
         return choices[0] if choices else None
 
     @property
     def delta(self) -> Any | None:
-        """The provider's delta object of this chunk, or ``None``."""
+        """The provider's delta object of this chunk, or `None`."""
         raise NotImplementedError
 
     @property

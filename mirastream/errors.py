@@ -1,9 +1,9 @@
 """The error hierarchy of mirastream.
 
-Every error is a :class:`MirastreamError`. Errors about the caller's own input
-(:class:`ConfigurationError` and its subclasses) are raised before any network call.
-Errors from a provider name the provider, keep the SDK's exception as ``__cause__`` and,
-when part of the answer had already arrived, carry that partial answer as ``.response``.
+Every error is a `MirastreamError`. Errors about the caller's own input
+(`ConfigurationError` and its subclasses) are raised before any network call.
+Errors from a provider name the provider, keep the SDK's exception as `__cause__` and,
+when part of the answer had already arrived, carry that partial answer as `.response`.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ class MirastreamError(Exception):
     """Base class of every error raised by mirastream.
 
     Attributes:
-        provider: the provider involved (``"openai"``, ``"anthropic"``, ...), if any.
+        provider: the provider involved (`"openai"`, `"anthropic"`, ...), if any.
         response: what was received before the error (text, tool calls, usage so far), or
-            ``None`` when nothing had arrived.
+            `None` when nothing had arrived.
     """
 
     def __init__(
@@ -60,15 +60,15 @@ class TemplateError(ConfigurationError):
 
 
 class MissingAPIKeyError(ConfigurationError):
-    """No API key was found. ``env_var`` names the environment variable to set."""
+    """No usable API key was found. `env_var` names the environment variable to set, if any."""
 
-    def __init__(self, message: str, *, provider: str, env_var: str) -> None:
+    def __init__(self, message: str, *, provider: str, env_var: str | None) -> None:
         super().__init__(message, provider=provider)
         self.env_var = env_var
 
 
 class MissingDependencyError(ConfigurationError, ImportError):
-    """An optional dependency is not installed. ``extra`` names the extra that installs it."""
+    """An optional dependency is not installed. `extra` names the extra that installs it."""
 
     def __init__(self, message: str, *, extra: str) -> None:
         super().__init__(message)
@@ -110,7 +110,7 @@ class BadRequestError(ProviderError):
 
 
 class RateLimitError(ProviderError):
-    """Too many requests (HTTP 429). ``retry_after`` is the wait the provider asked for, in seconds."""
+    """Too many requests (HTTP 429). `retry_after` is the wait the provider asked for, in seconds."""
 
     def __init__(
         self,
@@ -149,5 +149,5 @@ class MalformedStreamError(MirastreamError):
 class StreamInterrupted(MirastreamError):
     """The stream stopped before the provider finished its answer.
 
-    ``response`` holds everything received until then, marked ``interrupted``.
+    `response` holds everything received until then, marked `interrupted`.
     """

@@ -13,9 +13,9 @@ __all__ = ["Message", "Role", "ToolCall", "parse_arguments"]
 
 
 def parse_arguments(raw: str) -> dict[str, Any] | None:
-    """Decode a tool call's JSON arguments; ``None`` unless they form a JSON object.
+    """Decode a tool call's JSON arguments; `None` unless they form a JSON object.
 
-    An empty string (what some models send for a call without arguments) decodes to ``{}``.
+    An empty string (what some models send for a call without arguments) decodes to `{}`.
     """
     if not raw.strip():
         return {}
@@ -33,7 +33,7 @@ class ToolCall(BaseModel):
         id: the provider's id for the call, used to send its result back.
         name: the name of the tool.
         raw_arguments: the arguments exactly as the model wrote them (JSON text).
-        arguments: ``raw_arguments`` decoded, or ``None`` when they are not a JSON object.
+        arguments: `raw_arguments` decoded, or `None` when they are not a JSON object.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -53,7 +53,7 @@ class Message(BaseModel):
     """One message of a conversation, in the same shape for every provider.
 
     Attributes:
-        role: ``system``, ``user``, ``assistant`` or ``tool``.
+        role: `system`, `user`, `assistant` or `tool`.
         content: the text of the message.
         tool_calls: on assistant messages, the tools the model called.
         tool_call_id: on tool messages, the call this message answers.

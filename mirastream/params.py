@@ -13,14 +13,14 @@ class BaseCallParams(BaseModel):
     """Call parameters: validated when created, immutable, unknown names rejected.
 
     Each provider subclasses it with the parameters its API takes. A misspelt or
-    out-of-range parameter raises pydantic's ``ValidationError`` at once, long before any
+    out-of-range parameter raises pydantic's `ValidationError` at once, long before any
     request is sent.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     def with_overrides(self, **overrides: Any) -> BaseCallParams:
-        """A copy with ``overrides`` applied, validated like a new instance."""
+        """A copy with `overrides` applied, validated like a new instance."""
         if not overrides:
             return self
         values = {name: getattr(self, name) for name in self.model_fields_set}

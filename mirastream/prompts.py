@@ -15,11 +15,28 @@ from .messages import Message
 
 __all__ = ["BasePrompt"]
 
+# Names the prompt classes themselves use; a field with one of them would hide it.
+_RESERVED = frozenset(
+    {
+        "api_key",
+        "api_key_env",
+        "async_client",
+        "base_url",
+        "call_params",
+        "client",
+        "messages",
+        "prompt_template",
+        "request_kwargs",
+        "stream",
+        "stream_async",
+    }
+)
+
 _ROLE_MARKERS = {"system": "SYSTEM", "user": "USER", "assistant": "ASSISTANT", "tool": "TOOL"}
 
 
 def _is_computed(cls: type[BasePrompt], name: str) -> bool:
-    """Whether ``name`` is a property (or cached property) that a template may read."""
+    """Whether `name` is a property (or cached property) that a template may read."""
     if name in cls.model_computed_fields:
         return True
     for klass in cls.__mro__:
@@ -29,32 +46,34 @@ def _is_computed(cls: type[BasePrompt], name: str) -> bool:
 
 
 class BasePrompt(BaseModel):
-    """A prompt: a class-level ``prompt_template`` and the typed fields that fill it.
+    """A prompt: a class-level `prompt_template` and the typed fields that fill it.
 
-    Subclass it (or a provider's subclass such as ``OpenAIPrompt``), set
-    ``prompt_template`` and declare one field per placeholder::
+    Subclass it (or a provider's subclass such as `OpenAIPrompt`), set
+    `prompt_template` and declare one field per placeholder:
 
-        class Recommender(BasePrompt):
-            prompt_template = '''
-            SYSTEM: You are a librarian.
-            USER: Recommend a {genre} book.
-            '''
-            genre: str
+    ```python
+    class Recommender(BasePrompt):
+        prompt_template = '''
+        SYSTEM: You are a librarian.
+        USER: Recommend a {genre} book.
+        '''
+        genre: str
+    ```
 
     Template rules:
 
-    - A line starting with ``SYSTEM:``, ``USER:`` or ``ASSISTANT:`` opens a message of that
+    - A line starting with `SYSTEM:`, `USER:` or `ASSISTANT:` opens a message of that
       role; a template without any marker is a single user message.
-    - ``MESSAGES: {history}`` inserts a list of earlier messages (:class:`Message` objects or
-      dicts with ``role`` and ``content``).
-    - ``{field}``, ``{field.attr}``, ``{field[0]}`` and format specs such as ``{price:.2f}``
-      read the instance; list values render one item per line; ``{{`` and ``}}`` are literal
+    - `MESSAGES: {history}` inserts a list of earlier messages (`Message` objects or
+      dicts with `role` and `content`).
+    - `{field}`, `{field.attr}`, `{field[0]}` and format specs such as `{price:.2f}`
+      read the instance; list values render one item per line; `{{` and `}}` are literal
       braces. Properties may be used as placeholders too.
     - The template's common indentation is removed, so it can be written as an indented
-      triple-quoted string.
+      triple-quoted string; a marker alone on its line may head a further indented block.
 
-    A placeholder that names no field is a :class:`TemplateError` when the class is defined;
-    a missing or ill-typed value is a pydantic ``ValidationError`` when it is constructed.
+    A placeholder that names no field is a `TemplateError` when the class is defined;
+    a missing or ill-typed value is a pydantic `ValidationError` when it is constructed.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -65,8 +84,16 @@ class BasePrompt(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        clashes = sorted(name for name in cls.model_fields if name in _RESERVED)
+        if clashes:
+            raise TemplateError(
+                f"{cls.__name__} declares {', '.join(clashes)}, which "
+                f"{'is a name' if len(clashes) == 1 else 'are names'} mirastream's prompt classes use "
+                f"(reserved: {', '.join(sorted(_RESERVED))}); rename the field, e.g. `history`"
+            )
         template = getattr(cls, "prompt_template", None)
         if template is None:
+            cls._parsed_template = None
             return
         if not isinstance(template, str):
             raise TemplateError(

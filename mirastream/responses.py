@@ -1,4 +1,4 @@
-"""The aggregated result of a stream: :class:`Response`, its choices and its usage."""
+"""The aggregated result of a stream: `Response`, its choices and its usage."""
 
 from __future__ import annotations
 
@@ -35,15 +35,15 @@ class Usage(BaseModel):
 
 
 class Choice(BaseModel):
-    """One of the answers of a request (there are several only with ``n > 1``).
+    """One of the answers of a request (there are several only with `n > 1`).
 
     Attributes:
         index: the position of this choice.
         text: the full text of the answer.
-        thinking: the model's visible reasoning, when the provider streams it (never in ``text``).
+        thinking: the model's visible reasoning, when the provider streams it (never in `text`).
         refusal: the model's refusal message, when it refused (OpenAI).
         tool_calls: the tool calls the model made, in order.
-        finish_reason: why the model stopped, normalised; ``None`` if it never said.
+        finish_reason: why the model stopped, normalised; `None` if it never said.
         raw_finish_reason: the provider's own value, unchanged.
     """
 
@@ -61,7 +61,7 @@ class Choice(BaseModel):
 class Response(BaseModel):
     """Everything a stream delivered, aggregated.
 
-    ``text``, ``thinking``, ``tool_calls``, ``finish_reason`` and ``refusal`` are those of the
+    `text`, `thinking`, `tool_calls`, `finish_reason` and `refusal` are those of the
     first choice.
 
     Attributes:
@@ -72,7 +72,7 @@ class Response(BaseModel):
         usage: token counts, when the provider sent them.
         time_to_first_chunk: seconds from sending the request to the first chunk.
         duration: seconds from sending the request to the end of the stream.
-        interrupted: ``True`` when the stream stopped before the provider finished
+        interrupted: `True` when the stream stopped before the provider finished
             (closed early, cancelled or failed); the rest is what had arrived.
     """
 
@@ -118,6 +118,6 @@ class Response(BaseModel):
         return self.choice.refusal
 
     def message(self) -> Message:
-        """The first choice as an assistant :class:`Message`, ready to append to a history."""
+        """The first choice as an assistant `Message`, ready to append to a history."""
         choice = self.choice
         return Message(role="assistant", content=choice.text, tool_calls=choice.tool_calls)

@@ -26,6 +26,7 @@ class _StreamState(Generic[ChunkT]):
         self._state: _State = "new"
         self._started_at: float | None = None
         self._first_chunk_at: float | None = None
+        self._connected = False
         self._ended_at: float | None = None
         self._final: Response | None = None
 
@@ -41,15 +42,15 @@ class _StreamState(Generic[ChunkT]):
 
     @property
     def done(self) -> bool:
-        """``True`` once the provider finished its answer and the stream was read to the end."""
+        """`True` once the provider finished its answer and the stream was read to the end."""
         return self._state == "done"
 
     @property
     def response(self) -> Response:
-        """The aggregated :class:`Response`.
+        """The aggregated `Response`.
 
         Complete once the stream has been read to the end; before that, or after the stream
-        was closed early or failed, it holds what had arrived (``interrupted`` tells which).
+        was closed early or failed, it holds what had arrived (`interrupted` tells which).
         """
         if self._final is not None:
             return self._final
@@ -83,7 +84,7 @@ class _StreamState(Generic[ChunkT]):
     def _failure(self, error: BaseException) -> BaseException:
         """Mark the stream failed and return the error to raise, typed and with the partial response.
 
-        Cancellation and ``KeyboardInterrupt`` pass through unchanged and count as interruptions.
+        Cancellation and `KeyboardInterrupt` pass through unchanged and count as interruptions.
         """
         if not isinstance(error, Exception):
             self._end("interrupted")
@@ -99,7 +100,7 @@ class _StreamState(Generic[ChunkT]):
                     f"the connection broke in the middle of the stream: {converted.message}",
                     provider=self.provider,
                 )
-            if self._first_chunk_at is not None and converted.response is None:
+            if self._connected and converted.response is None:
                 converted.response = self.response
             if converted.provider is None:
                 converted.provider = self.provider
@@ -118,8 +119,8 @@ class Stream(_StreamState[ChunkT]):
     """A streamed answer: iterate it once to get the chunks as they arrive.
 
     The request is sent when iteration starts. Use it as a context manager, or call
-    :meth:`close`, to release the connection early; a ``break`` out of the ``for`` loop
-    releases it at once as well. Afterwards :attr:`response` holds the aggregated answer.
+    `close`, to release the connection early; a `break` out of the `for` loop
+    releases it at once as well. Afterwards `response` holds the aggregated answer.
     """
 
     def __init__(self, call: ProviderCall[ChunkT]) -> None:
@@ -136,6 +137,7 @@ class Stream(_StreamState[ChunkT]):
         decoder = self._decoder
         try:
             with self._call.send() as items:
+                self._connected = True
                 for item in items:
                     chunk = decoder.feed(item)
                     if chunk is not None:
@@ -154,7 +156,7 @@ class Stream(_StreamState[ChunkT]):
         self._end("done")
 
     def collect(self) -> Response:
-        """Read the rest of the stream and return the final :class:`Response`."""
+        """Read the rest of the stream and return the final `Response`."""
         if self._state == "new":
             for _ in self:
                 pass
@@ -183,11 +185,11 @@ class Stream(_StreamState[ChunkT]):
 
 
 class AsyncStream(_StreamState[ChunkT]):
-    """The async twin of :class:`Stream`: ``async for chunk in stream``.
+    """The async twin of `Stream`: `async for chunk in stream`.
 
-    Prefer ``async with``: after a ``break`` out of ``async for``, Python finalises an
-    async generator only on a later turn of the event loop, whereas leaving the ``async
-    with`` block (or awaiting :meth:`aclose`) releases the connection at once.
+    Prefer `async with`: after a `break` out of `async for`, Python finalises an
+    async generator only on a later turn of the event loop, whereas leaving the `async
+    with` block (or awaiting `aclose`) releases the connection at once.
     """
 
     def __init__(self, call: ProviderCall[ChunkT]) -> None:
@@ -204,6 +206,7 @@ class AsyncStream(_StreamState[ChunkT]):
         decoder = self._decoder
         try:
             async with self._call.send_async() as items:
+                self._connected = True
                 async for item in items:
                     chunk = decoder.feed(item)
                     if chunk is not None:
@@ -222,7 +225,7 @@ class AsyncStream(_StreamState[ChunkT]):
         self._end("done")
 
     async def collect(self) -> Response:
-        """Read the rest of the stream and return the final :class:`Response`."""
+        """Read the rest of the stream and return the final `Response`."""
         if self._state == "new":
             async for _ in self:
                 pass
@@ -242,7 +245,7 @@ class AsyncStream(_StreamState[ChunkT]):
             self._end("interrupted")
 
     async def close(self) -> None:
-        """Alias of :meth:`aclose`."""
+        """Alias of `aclose`."""
         await self.aclose()
 
     async def __aenter__(self) -> AsyncStream[ChunkT]:

@@ -162,6 +162,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: LoopbackServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client dropping an idle keep-alive connection is normal; anything else is a bug.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
 
 class LoopbackServer:
     """Serves queued replies on 127.0.0.1 on a free port, in a background thread."""

@@ -1,6 +1,6 @@
 """Streaming from OpenAI and OpenAI-compatible servers.
 
-Importing this package does not import the ``openai`` SDK; that happens on the first call.
+Importing this package does not import the `openai` SDK; that happens on the first call.
 """
 
 from .chunk import OpenAIResponseChunk

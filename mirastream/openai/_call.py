@@ -19,7 +19,7 @@ class OpenAICall:
     """Sends one streamed Chat Completions request through the official SDK.
 
     The SDK builds and sends the request (auth, base URL, headers); the response body is
-    read as raw server-sent events and decoded by :class:`OpenAIDecoder`.
+    read as raw server-sent events and decoded by `OpenAIDecoder`.
     """
 
     provider = "openai"

@@ -24,16 +24,19 @@ def _settings(prompt_class: type[OpenAIPrompt]) -> tuple[str, str | None]:
     base_url = prompt_class.base_url or os.environ.get(BASE_URL_ENV) or None
     api_key = resolve_api_key(
         prompt_class.api_key,
-        env_var=API_KEY_ENV,
+        env_var=prompt_class.api_key_env,
+        default_env_var=API_KEY_ENV,
         provider="openai",
         owner=prompt_class.__name__,
         base_url=base_url,
+        class_base_url=prompt_class.base_url is not None,
+        home_host="api.openai.com",
     )
     return api_key, base_url
 
 
 def sync_client(prompt_class: type[OpenAIPrompt]) -> OpenAI:
-    """The client for ``prompt_class``: its own ``client``, or a shared default."""
+    """The client for `prompt_class`: its own `client`, or a shared default."""
     if prompt_class.client is not None:
         return prompt_class.client
     api_key, base_url = _settings(prompt_class)

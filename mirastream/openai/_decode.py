@@ -38,10 +38,10 @@ def normalise_usage(usage: dict[str, Any]) -> Usage:
 
 
 class OpenAIDecoder:
-    """Decodes ``chat.completion.chunk`` events into :class:`OpenAIResponseChunk` objects.
+    """Decodes `chat.completion.chunk` events into `OpenAIResponseChunk` objects.
 
-    Merges tool-call pieces by their ``index`` (so parallel calls in one chunk stay apart),
-    aggregates every choice, and checks at the end that the stream closed with ``[DONE]``.
+    Merges tool-call pieces by their `index` (so parallel calls in one chunk stay apart),
+    aggregates every choice, and checks at the end that the stream closed with `[DONE]`.
     """
 
     __slots__ = ("_acc", "_done")
@@ -81,9 +81,11 @@ class OpenAIDecoder:
         content = thinking = ""
         deltas: tuple[ToolCallDelta, ...] = ()
         finish_reason: FinishReason | None = None
+        choice_index = 0
         first = True
         for choice in payload.get("choices") or ():
-            state = acc.choice(choice.get("index", 0))
+            index = choice.get("index", 0)
+            state = acc.choice(index)
             delta = choice.get("delta") or {}
             text = delta.get("content")
             if text:
@@ -101,6 +103,7 @@ class OpenAIDecoder:
                 state.finish(_FINISH_REASONS.get(raw_finish), raw_finish)
             if first:
                 first = False
+                choice_index = index
                 content = text or ""
                 thinking = reasoning or ""
                 deltas = pieces
@@ -109,7 +112,7 @@ class OpenAIDecoder:
         usage = normalise_usage(usage_payload) if usage_payload else None
         if usage is not None:
             acc.usage = usage
-        return OpenAIResponseChunk(payload, content, thinking, deltas, finish_reason, usage)
+        return OpenAIResponseChunk(payload, content, thinking, deltas, finish_reason, usage, choice_index)
 
     @staticmethod
     def _merge_tool_calls(state: Any, calls: list[dict[str, Any]]) -> tuple[ToolCallDelta, ...]:

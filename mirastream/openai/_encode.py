@@ -33,7 +33,7 @@ def encode_message(message: Message) -> dict[str, Any]:
 
 
 def request_kwargs(params: OpenAICallParams, messages: Iterable[Message]) -> dict[str, Any]:
-    """The keyword arguments of ``chat.completions.create`` for a streamed request."""
+    """The keyword arguments of `chat.completions.create` for a streamed request."""
     kwargs = params.model_dump(exclude_none=True, exclude=_NOT_IN_BODY)
     kwargs["messages"] = [encode_message(message) for message in messages]
     kwargs["stream"] = True

@@ -19,7 +19,7 @@ _PROVIDER = "openai"
 
 
 def error_from_event(error: Any) -> ProviderError:
-    """The typed error for an ``{"error": {...}}`` payload sent inside the stream."""
+    """The typed error for an `{"error": {...}}` payload sent inside the stream."""
     details = error if isinstance(error, dict) else {"message": str(error)}
     message = str(details.get("message") or "the stream reported an error")
     kind = str(details.get("type") or details.get("code") or "")
@@ -32,7 +32,7 @@ def error_from_event(error: Any) -> ProviderError:
 
 
 def convert_error(error: Exception) -> MirastreamError | None:
-    """The typed error for an exception of the ``openai`` SDK or of its HTTP transport."""
+    """The typed error for an exception of the `openai` SDK or of its HTTP transport."""
     import httpx2
     import openai
 

@@ -17,11 +17,11 @@ __all__ = ["OpenAIResponseChunk"]
 class OpenAIResponseChunk(ResponseChunk):
     """A chunk of a Chat Completions stream.
 
-    ``.chunk`` is the SDK's own ``ChatCompletionChunk``, built (without validation, exactly
-    as the SDK builds it) the first time it is asked for. ``.choices`` are its choices,
-    ``.choice`` the first one or ``None`` (the usage-only last chunk has no choices),
-    ``.delta`` that choice's ``ChoiceDelta`` or ``None``. With ``n > 1`` each chunk usually
-    carries one choice; ``.content`` is the text of ``.choice``.
+    `.chunk` is the SDK's own `ChatCompletionChunk`, built (without validation, exactly
+    as the SDK builds it) the first time it is asked for. `.choices` are its choices,
+    `.choice` the first one or `None` (the usage-only last chunk has no choices),
+    `.delta` that choice's `ChoiceDelta` or `None`. With `n > 1` each chunk usually
+    carries one choice; `.content` is the text of `.choice`.
     """
 
     __slots__ = ("_payload",)
@@ -36,8 +36,10 @@ class OpenAIResponseChunk(ResponseChunk):
         tool_calls: tuple[ToolCallDelta, ...],
         finish_reason: FinishReason | None,
         usage: Usage | None,
+        choice_index: int = 0,
     ) -> None:
         self._payload = payload
+        self.choice_index = choice_index
         self._native: ChatCompletionChunk | None = None
         self.content = content
         self.thinking = thinking
@@ -47,7 +49,7 @@ class OpenAIResponseChunk(ResponseChunk):
 
     @property
     def chunk(self) -> ChatCompletionChunk:
-        """The SDK's ``ChatCompletionChunk`` for this chunk."""
+        """The SDK's `ChatCompletionChunk` for this chunk."""
         native = self._native
         if native is None:
             from openai.types.chat import ChatCompletionChunk
@@ -62,13 +64,13 @@ class OpenAIResponseChunk(ResponseChunk):
 
     @property
     def choice(self) -> Choice | None:
-        """The first choice, or ``None`` when the chunk has none."""
+        """The first choice, or `None` when the chunk has none."""
         choices = self.choices
         return choices[0] if choices else None
 
     @property
     def delta(self) -> ChoiceDelta | None:
-        """The first choice's delta, or ``None``."""
+        """The first choice's delta, or `None`."""
         choice = self.choice
         return choice.delta if choice is not None else None
 

@@ -15,12 +15,12 @@ class OpenAICallParams(BaseCallParams):
     """Parameters of a Chat Completions request (OpenAI and OpenAI-compatible servers).
 
     Only the parameters you set are sent. Anything the API takes that is not listed here
-    goes through ``extra_body``; ``extra_headers`` and ``extra_query`` reach the HTTP request.
+    goes through `extra_body`; `extra_headers` and `extra_query` reach the HTTP request.
 
     Attributes:
-        model: the model to call, e.g. ``"gpt-4o-mini"``.
+        model: the model to call, e.g. `"gpt-4o-mini"`.
         include_usage: ask for token usage at the end of every stream
-            (``stream_options.include_usage``); turn off for servers that reject it.
+            (`stream_options.include_usage`); turn off for servers that reject it.
         timeout: seconds to wait for the whole request, passed to the SDK.
     """
 

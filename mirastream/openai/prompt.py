@@ -1,4 +1,4 @@
-"""``OpenAIPrompt``: prompt classes that stream from OpenAI or any compatible server."""
+"""`OpenAIPrompt`: prompt classes that stream from OpenAI or any compatible server."""
 
 from __future__ import annotations
 
@@ -23,24 +23,28 @@ class OpenAIPrompt(BasePrompt):
 
     Class attributes (all optional):
 
-    - ``call_params``: an :class:`OpenAICallParams` (default model ``gpt-4o-mini``).
-    - ``api_key``: the key; default ``OPENAI_API_KEY``.
-    - ``base_url``: another OpenAI-compatible server (vLLM, llama.cpp, Ollama, DashScope, ...);
-      default ``OPENAI_BASE_URL`` or OpenAI itself. A loopback server needs no key.
-    - ``client`` / ``async_client``: your own configured ``openai.OpenAI`` /
-      ``openai.AsyncOpenAI``, used instead of the shared default clients.
+    - `call_params`: an `OpenAICallParams` (default model `gpt-4o-mini`).
+    - `api_key`: the key itself; by default it is read from the environment variable
+      named by `api_key_env` (`OPENAI_API_KEY`).
+    - `base_url`: another OpenAI-compatible server (vLLM, llama.cpp, Ollama, DashScope, ...);
+      default `OPENAI_BASE_URL` or OpenAI itself. A class that sets `base_url` to another
+      host never sends `OPENAI_API_KEY` there: give it `api_key` or `api_key_env`
+      (e.g. `"DASHSCOPE_API_KEY"`). A loopback server needs no key.
+    - `client` / `async_client`: your own configured `openai.OpenAI` /
+      `openai.AsyncOpenAI`, used instead of the shared default clients.
     """
 
     call_params: ClassVar[OpenAICallParams] = OpenAICallParams(model="gpt-4o-mini")
     api_key: ClassVar[str | None] = None
+    api_key_env: ClassVar[str] = "OPENAI_API_KEY"
     base_url: ClassVar[str | None] = None
     client: ClassVar[OpenAI | None] = None
     async_client: ClassVar[AsyncOpenAI | None] = None
 
     def request_kwargs(self, **call_params: Any) -> dict[str, Any]:
-        """The exact keyword arguments sent to ``chat.completions.create``.
+        """The exact keyword arguments sent to `chat.completions.create`.
 
-        ``call_params`` override the class's ``call_params`` for this request only.
+        `call_params` override the class's `call_params` for this request only.
         """
         params = self.call_params.with_overrides(**call_params)
         assert isinstance(params, OpenAICallParams)
@@ -49,13 +53,13 @@ class OpenAIPrompt(BasePrompt):
     def stream(self, **call_params: Any) -> Stream[OpenAIResponseChunk]:
         """Stream the answer; the request is sent when iteration starts.
 
-        ``call_params`` override the class's ``call_params`` for this request only. Invalid
+        `call_params` override the class's `call_params` for this request only. Invalid
         parameters, template values or a missing API key raise here, before any request.
         """
         kwargs = self.request_kwargs(**call_params)
         return Stream(OpenAICall(kwargs, client=sync_client(type(self))))
 
     def stream_async(self, **call_params: Any) -> AsyncStream[OpenAIResponseChunk]:
-        """The async twin of :meth:`stream`: ``async with prompt.stream_async() as stream``."""
+        """The async twin of `stream`: `async with prompt.stream_async() as stream`."""
         kwargs = self.request_kwargs(**call_params)
         return AsyncStream(OpenAICall(kwargs, async_client=async_client_factory(type(self))))

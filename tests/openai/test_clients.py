@@ -80,3 +80,43 @@ def test_own_async_client_is_used(server: LoopbackServer) -> None:
     assert asyncio.run(run()).startswith("Try")
     assert server.last_request.headers["authorization"] == "Bearer sk-own-async"
     assert server.last_request.headers["x-team"] == "chefs"
+
+
+def test_openai_key_is_never_sent_to_a_host_the_class_points_at(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Qwen(Greeting):
+        base_url = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+
+    with pytest.raises(MissingAPIKeyError, match="never sends OPENAI_API_KEY") as caught:
+        Qwen(name="Ada").stream()
+    assert "api_key_env" in str(caught.value)
+
+    class LocalQwen(Greeting):
+        base_url = f"{server.url}/v1"
+
+    server.queue(Reply.sse("openai/text.sse"))
+    LocalQwen(name="Ada").stream().collect()
+    assert server.last_request.headers["authorization"] != "Bearer sk-test-key"
+
+
+def test_api_key_env_names_the_variable_to_read(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Qwen(Greeting):
+        base_url = f"{server.url}/compatible-mode/v1"
+        api_key_env = "DASHSCOPE_API_KEY"
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-dashscope")
+    server.queue(Reply.sse("openai/reasoning.sse"))
+    Qwen(name="Ada").stream().collect()
+    assert server.last_request.headers["authorization"] == "Bearer sk-dashscope"
+
+    class RemoteQwen(Greeting):
+        base_url = "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+        api_key_env = "DASHSCOPE_API_KEY"
+
+    monkeypatch.delenv("DASHSCOPE_API_KEY")
+    with pytest.raises(MissingAPIKeyError, match="DASHSCOPE_API_KEY") as caught:
+        RemoteQwen(name="Ada").stream()
+    assert caught.value.env_var == "DASHSCOPE_API_KEY"

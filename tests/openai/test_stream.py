@@ -168,10 +168,9 @@ def test_several_choices_are_aggregated_per_choice(server: LoopbackServer, mode:
     assert response.choices[1].text == "Apple sauce cake."
     assert [choice.finish_reason for choice in response.choices] == ["stop", "length"]
     assert response.text == "Apple tart."
-    second_choice_text = "".join(
-        chunk.content for chunk in chunks if chunk.choice is not None and chunk.choice.index == 1
-    )
+    second_choice_text = "".join(chunk.content for chunk in chunks if chunk.choice_index == 1)
     assert second_choice_text == "Apple sauce cake."
+    assert all(chunk.choice is None or chunk.choice.index == chunk.choice_index for chunk in chunks)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -232,6 +231,16 @@ def test_stream_cut_off_without_done_keeps_the_partial_answer(server: LoopbackSe
     assert error.response is not None and error.response.text == "Apple crumble needs"
     assert error.response.interrupted and response.interrupted
     assert "".join(chunk.content for chunk in chunks) == "Apple crumble needs"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_empty_stream_is_interrupted_with_an_empty_response(server: LoopbackServer, mode: str) -> None:
+    server.queue(Reply(b""))
+    chunks, _, error = consume(RecipeRecommender(ingredient="apples"), mode)
+    assert chunks == []
+    assert isinstance(error, StreamInterrupted)
+    assert error.response is not None
+    assert error.response.interrupted and error.response.text == ""
 
 
 @pytest.mark.parametrize("mode", MODES)
