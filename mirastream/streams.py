@@ -6,7 +6,7 @@ import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from time import perf_counter
 from types import TracebackType
-from typing import Generic, Literal
+from typing import Generic, Literal, NoReturn
 
 from ._provider import ChunkT, Decoder, ProviderCall
 from .errors import APIConnectionError, MirastreamError, StreamAlreadyConsumed, StreamInterrupted
@@ -81,14 +81,26 @@ class _StreamState(Generic[ChunkT]):
         self._ended_at = perf_counter()
         self._state = state
 
-    def _failure(self, error: BaseException) -> BaseException:
-        """Mark the stream failed and return the error to raise, typed and with the partial response.
+    def _accept(self, item: object) -> ChunkT | None:
+        """Decode one native item; note the time of the first chunk."""
+        chunk = self._decoder.feed(item)
+        if chunk is not None and self._first_chunk_at is None:
+            self._first_chunk_at = perf_counter()
+        return chunk
+
+    def _complete(self) -> None:
+        """The stream ended: check that the provider finished its answer."""
+        self._decoder.finish()
+        self._end("done")
+
+    def _fail(self, error: BaseException) -> NoReturn:
+        """Mark the stream failed and raise the error, typed and with the partial response.
 
         Cancellation and `KeyboardInterrupt` pass through unchanged and count as interruptions.
         """
         if not isinstance(error, Exception):
             self._end("interrupted")
-            return error
+            raise error
         self._end("failed")
         if isinstance(error, MirastreamError):
             converted: BaseException = error
@@ -104,12 +116,9 @@ class _StreamState(Generic[ChunkT]):
                 converted.response = self.response
             if converted.provider is None:
                 converted.provider = self.provider
-            if converted is not error and converted.__cause__ is None:
-                converted.__cause__ = error
-        return converted
-
-    def _first_chunk(self) -> None:
-        self._first_chunk_at = perf_counter()
+        if converted is error:
+            raise error
+        raise converted from error
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} provider={self.provider!r} state={self._state}>"
@@ -134,26 +143,19 @@ class Stream(_StreamState[ChunkT]):
         return generator
 
     def _run(self) -> Generator[ChunkT, None, None]:
-        decoder = self._decoder
         try:
             with self._call.send() as items:
                 self._connected = True
                 for item in items:
-                    chunk = decoder.feed(item)
+                    chunk = self._accept(item)
                     if chunk is not None:
-                        if self._first_chunk_at is None:
-                            self._first_chunk()
                         yield chunk
-            decoder.finish()
+            self._complete()
         except GeneratorExit:
             self._end("interrupted")
             raise
         except BaseException as error:
-            converted = self._failure(error)
-            if converted is error:
-                raise
-            raise converted from error
-        self._end("done")
+            self._fail(error)
 
     def collect(self) -> Response:
         """Read the rest of the stream and return the final `Response`."""
@@ -203,26 +205,19 @@ class AsyncStream(_StreamState[ChunkT]):
         return generator
 
     async def _run(self) -> AsyncGenerator[ChunkT, None]:
-        decoder = self._decoder
         try:
             async with self._call.send_async() as items:
                 self._connected = True
                 async for item in items:
-                    chunk = decoder.feed(item)
+                    chunk = self._accept(item)
                     if chunk is not None:
-                        if self._first_chunk_at is None:
-                            self._first_chunk()
                         yield chunk
-            decoder.finish()
+            self._complete()
         except GeneratorExit:
             self._end("interrupted")
             raise
         except BaseException as error:
-            converted = self._failure(error)
-            if converted is error:
-                raise
-            raise converted from error
-        self._end("done")
+            self._fail(error)
 
     async def collect(self) -> Response:
         """Read the rest of the stream and return the final `Response`."""
