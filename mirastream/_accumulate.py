@@ -14,16 +14,19 @@ from .responses import Choice, FinishReason, Response, Usage
 class ToolCallAccumulator:
     """The pieces of one tool call."""
 
-    __slots__ = ("arguments", "id", "index", "name")
+    __slots__ = ("arguments", "id", "index", "name", "signature")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.id: str | None = None
         self.name: str | None = None
         self.arguments: list[str] = []
+        self.signature: str | None = None
 
     def build(self) -> ToolCall:
-        return ToolCall.from_raw(self.id or f"call_{self.index}", self.name or "", "".join(self.arguments))
+        return ToolCall.from_raw(
+            self.id or f"call_{self.index}", self.name or "", "".join(self.arguments), self.signature
+        )
 
 
 class ChoiceAccumulator:

@@ -34,6 +34,8 @@ class ToolCall(BaseModel):
         name: the name of the tool.
         raw_arguments: the arguments exactly as the model wrote them (JSON text).
         arguments: `raw_arguments` decoded, or `None` when they are not a JSON object.
+        signature: an opaque token the provider attached to the call and wants back with its
+            result (Gemini's `thoughtSignature`); `None` for most providers.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -42,11 +44,18 @@ class ToolCall(BaseModel):
     name: str
     raw_arguments: str = ""
     arguments: dict[str, Any] | None = None
+    signature: str | None = None
 
     @classmethod
-    def from_raw(cls, id: str, name: str, raw_arguments: str) -> ToolCall:
+    def from_raw(cls, id: str, name: str, raw_arguments: str, signature: str | None = None) -> ToolCall:
         """Build a call from its raw JSON arguments, decoding them."""
-        return cls(id=id, name=name, raw_arguments=raw_arguments, arguments=parse_arguments(raw_arguments))
+        return cls(
+            id=id,
+            name=name,
+            raw_arguments=raw_arguments,
+            arguments=parse_arguments(raw_arguments),
+            signature=signature,
+        )
 
 
 class Message(BaseModel):

@@ -37,6 +37,8 @@ class Reply:
         piece_size: send the body in pieces of this many bytes (``None``: one event per write).
         delay: seconds to wait between pieces.
         cut_after: drop the connection, without ending the chunked body, after this many bytes.
+        chunked: stream the body with chunked transfer encoding, in pieces (default: for
+            `text/event-stream` only; set it for other streamed formats, e.g. a JSON array).
     """
 
     body: bytes
@@ -46,6 +48,7 @@ class Reply:
     piece_size: int | None = None
     delay: float = 0.0
     cut_after: int | None = None
+    chunked: bool | None = None
 
     @classmethod
     def sse(cls, name: str, **options: Any) -> Reply:
@@ -115,7 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", reply.content_type)
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        if reply.content_type != "text/event-stream":
+        chunked = reply.chunked if reply.chunked is not None else reply.content_type == "text/event-stream"
+        if not chunked:
             self.send_header("content-length", str(len(reply.body)))
             self.end_headers()
             self.wfile.write(reply.body)
