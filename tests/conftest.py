@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import pytest
 
 from .loopback import LoopbackServer
+
+# The deprecated `google-generativeai` package announces its end of support with a
+# `FutureWarning` when imported, and `google-api-core` (which it pulls in) warns about the
+# Python version it will stop supporting. Import them once, with exactly those two warnings
+# silenced, so that `filterwarnings = error` still catches every other warning.
+with warnings.catch_warnings():
+    for _message in (
+        r"\s*All support for the `google.generativeai` package has ended",
+        r"You are using a Python version .* which Google will stop supporting",
+    ):
+        warnings.filterwarnings("ignore", message=_message, category=FutureWarning)
+    import google.ai.generativelanguage
+    import google.generativeai  # noqa: F401
 
 _PROVIDER_ENV = (
     "OPENAI_API_KEY",
@@ -17,6 +31,14 @@ _PROVIDER_ENV = (
     "ANTHROPIC_BASE_URL",
     "GOOGLE_API_KEY",
     "GEMINI_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_VERTEX_BASE_URL",
+    "GOOGLE_GENAI_API_VERSION",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_USE_ENTERPRISE",
+    "GOOGLE_GENAI_HTTP_CLIENT",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
 )
 
 

@@ -6,7 +6,9 @@ import subprocess
 import sys
 
 import mirastream
+import mirastream.anthropic
 import mirastream.errors
+import mirastream.gemini
 import mirastream.openai
 
 
@@ -16,10 +18,10 @@ def _modules_after(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
-def test_importing_mirastream_and_its_openai_package_loads_no_sdk() -> None:
-    loaded = _modules_after("import mirastream, mirastream.openai")
-    assert "mirastream.openai" in loaded
-    assert not {"openai", "anthropic", "httpx", "httpx2"} & loaded
+def test_importing_mirastream_and_its_provider_packages_loads_no_sdk() -> None:
+    loaded = _modules_after("import mirastream, mirastream.openai, mirastream.anthropic, mirastream.gemini")
+    assert {"mirastream.openai", "mirastream.anthropic", "mirastream.gemini"} <= loaded
+    assert not {"openai", "anthropic", "google.genai", "google.generativeai", "httpx", "httpx2"} & loaded
 
 
 def test_the_sdk_loads_on_the_first_call() -> None:
@@ -56,5 +58,20 @@ def test_public_api_is_exported() -> None:
     for name in mirastream.__all__:
         assert hasattr(mirastream, name)
     assert sorted(mirastream.openai.__all__) == ["OpenAICallParams", "OpenAIPrompt", "OpenAIResponseChunk"]
+    assert sorted(mirastream.anthropic.__all__) == [
+        "AnthropicCallParams",
+        "AnthropicPrompt",
+        "AnthropicResponseChunk",
+    ]
+    assert sorted(mirastream.gemini.__all__) == [
+        "GeminiCallParams",
+        "GeminiLegacyPrompt",
+        "GeminiLegacyResponseChunk",
+        "GeminiPrompt",
+        "GeminiResponseChunk",
+    ]
+    for package in (mirastream.openai, mirastream.anthropic, mirastream.gemini):
+        for name in package.__all__:
+            assert hasattr(package, name)
     for name in mirastream.errors.__all__:
         assert issubclass(getattr(mirastream.errors, name), mirastream.errors.MirastreamError)

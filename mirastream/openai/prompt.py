@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..prompts import BasePrompt
 from ..streams import AsyncStream, Stream
 from ._call import OpenAICall
-from ._client import async_client_factory, sync_client
+from ._client import CLIENTS
 from ._encode import request_kwargs
 from .chunk import OpenAIResponseChunk
 from .params import OpenAICallParams
@@ -57,9 +57,9 @@ class OpenAIPrompt(BasePrompt):
         parameters, template values or a missing API key raise here, before any request.
         """
         kwargs = self.request_kwargs(**call_params)
-        return Stream(OpenAICall(kwargs, client=sync_client(type(self))))
+        return Stream(OpenAICall(kwargs, client=CLIENTS.sync_client(type(self))))
 
     def stream_async(self, **call_params: Any) -> AsyncStream[OpenAIResponseChunk]:
         """The async twin of `stream`: `async with prompt.stream_async() as stream`."""
         kwargs = self.request_kwargs(**call_params)
-        return AsyncStream(OpenAICall(kwargs, async_client=async_client_factory(type(self))))
+        return AsyncStream(OpenAICall(kwargs, async_client=CLIENTS.async_client_factory(type(self))))

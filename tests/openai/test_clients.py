@@ -120,3 +120,27 @@ def test_api_key_env_names_the_variable_to_read(
     with pytest.raises(MissingAPIKeyError, match="DASHSCOPE_API_KEY") as caught:
         RemoteQwen(name="Ada").stream()
     assert caught.value.env_var == "DASHSCOPE_API_KEY"
+
+
+def test_default_async_clients_are_closed_when_their_event_loop_ends(server: LoopbackServer) -> None:
+    import gc
+    import weakref
+
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    clients: list[openai.AsyncOpenAI] = []
+
+    async def run() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        async with Greeting(name="Ada").stream_async() as stream:
+            await stream.collect()
+        from mirastream.openai._client import CLIENTS
+
+        clients.extend(CLIENTS._cache._async[asyncio.get_running_loop()].clients.values())
+
+    for _ in range(3):
+        server.queue(Reply.sse("openai/text.sse"))
+        asyncio.run(run())
+    gc.collect()
+    assert [loop() for loop in loops] == [None, None, None]  # no loop kept alive by its clients
+    assert len(clients) == 3
+    assert all(client.is_closed() for client in clients)

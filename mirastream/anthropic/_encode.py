@@ -1,0 +1,77 @@
+"""Building Messages API requests from prompts and call parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..messages import Message
+from .params import AnthropicCallParams
+
+# The SDK no longer takes the sampling parameters as arguments (some newer models reject
+# them), but the API still reads them from the body.
+_BODY_ONLY = ("temperature", "top_p", "top_k")
+
+
+def _tool_use(message: Message) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    for call in message.tool_calls:
+        if call.arguments is None:
+            raise ConfigurationError(
+                f"tool call {call.id!r} ({call.name}) has arguments that are not a JSON object "
+                f"({call.raw_arguments!r}); the Messages API needs an object as a tool_use input",
+                provider="anthropic",
+            )
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments})
+    return blocks
+
+
+def _tool_result(message: Message) -> dict[str, Any]:
+    if not message.tool_call_id:
+        raise ConfigurationError(
+            "a tool message needs the tool_call_id of the call it answers", provider="anthropic"
+        )
+    return {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
+
+
+def encode_messages(messages: Iterable[Message]) -> tuple[str | None, list[dict[str, Any]]]:
+    """The `system` text and the `messages` list of a Messages API request.
+
+    System messages are joined into `system`. Tool results become `tool_result` blocks, and
+    consecutive ones share one user message, as the API requires.
+    """
+    system: list[str] = []
+    encoded: list[dict[str, Any]] = []
+    pending_results: list[dict[str, Any]] | None = None
+    for message in messages:
+        if message.role == "system":
+            system.append(message.content)
+            continue
+        if message.role == "tool":
+            if pending_results is None:
+                pending_results = []
+                encoded.append({"role": "user", "content": pending_results})
+            pending_results.append(_tool_result(message))
+            continue
+        pending_results = None
+        if message.role == "assistant" and message.tool_calls:
+            encoded.append({"role": "assistant", "content": _tool_use(message)})
+        else:
+            encoded.append({"role": message.role, "content": message.content})
+    return ("\n\n".join(system) if system else None), encoded
+
+
+def request_kwargs(params: AnthropicCallParams, messages: Iterable[Message]) -> dict[str, Any]:
+    """The keyword arguments of `messages.create` for a streamed request."""
+    kwargs = params.model_dump(exclude_none=True, exclude=set(_BODY_ONLY))
+    sampling = {name: getattr(params, name) for name in _BODY_ONLY if getattr(params, name) is not None}
+    if sampling:
+        kwargs["extra_body"] = {**sampling, **kwargs.get("extra_body", {})}
+    if isinstance(params.tool_choice, str):
+        kwargs["tool_choice"] = {"type": params.tool_choice}
+    system, kwargs["messages"] = encode_messages(messages)
+    if system is not None:
+        kwargs["system"] = system
+    kwargs["stream"] = True
+    return kwargs

@@ -1,0 +1,152 @@
+"""The Anthropic chunk wrapper."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from ..chunks import ResponseChunk, ToolCallDelta
+from ..responses import FinishReason, Usage
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from anthropic.types import (
+        RawContentBlockDelta,
+        RawContentBlockDeltaEvent,
+        RawContentBlockStartEvent,
+        RawContentBlockStopEvent,
+        RawMessageDeltaEvent,
+        RawMessageStreamEvent,
+    )
+    from anthropic.types.raw_message_delta_event import Delta as MessageDelta
+
+    PartEvent: TypeAlias = (
+        RawContentBlockStartEvent
+        | RawContentBlockDeltaEvent
+        | RawContentBlockStopEvent
+        | RawMessageDeltaEvent
+    )
+
+__all__ = ["AnthropicResponseChunk"]
+
+# The events that update a part of the answer: a content block, or the message's ending.
+_PART_EVENTS = frozenset(
+    {"content_block_start", "content_block_delta", "content_block_stop", "message_delta"}
+)
+_DELTA_EVENTS = frozenset({"content_block_delta", "message_delta"})
+
+_event_classes: dict[str, Any] = {}
+
+
+def _event_class(event_type: str) -> Any:
+    """The SDK's class for a stream event type (imported on first use)."""
+    if not _event_classes:
+        from anthropic import types
+
+        _event_classes.update(
+            message_start=types.RawMessageStartEvent,
+            content_block_start=types.RawContentBlockStartEvent,
+            content_block_delta=types.RawContentBlockDeltaEvent,
+            content_block_stop=types.RawContentBlockStopEvent,
+            message_delta=types.RawMessageDeltaEvent,
+            message_stop=types.RawMessageStopEvent,
+        )
+    return _event_classes[event_type]
+
+
+class AnthropicResponseChunk(ResponseChunk):
+    """One event of a Messages API stream.
+
+    The Messages API has no choices: it streams one message as a sequence of events.
+    Every event except `ping` and `error` becomes a chunk.
+
+    - `.chunk` is the SDK's own event (`RawMessageStartEvent`, `RawContentBlockStartEvent`,
+      `RawContentBlockDeltaEvent`, `RawContentBlockStopEvent`, `RawMessageDeltaEvent` or
+      `RawMessageStopEvent`), built the first time it is asked for, without validation,
+      the way the SDK builds it.
+    - `.choices` is `[chunk.chunk]` for the events that update a part of the answer
+      (`content_block_start`, `content_block_delta`, `content_block_stop` and
+      `message_delta`), and `[]` for `message_start` and `message_stop`.
+    - `.choice` is that event, or `None`; so `chunk.choice.delta` reads as on OpenAI on the
+      delta events.
+    - `.delta` is the event's delta (`TextDelta`, `InputJSONDelta`, `ThinkingDelta`,
+      `SignatureDelta`, `CitationsDelta`, or the message `Delta` on `message_delta`), or `None`.
+    - `.choice_index` is always 0.
+
+    `content` is the text of a `text_delta`, `thinking` that of a `thinking_delta`;
+    `tool_calls` numbers the calls of the turn 0, 1, ... (not by content block index);
+    `finish_reason` and `usage` (input and output tokens together) are set on
+    `message_delta`.
+    """
+
+    __slots__ = ("_id", "_model", "_payload", "_type")
+
+    provider: ClassVar[str] = "anthropic"
+
+    def __init__(
+        self,
+        payload: dict[str, Any],
+        event_type: str,
+        content: str = "",
+        thinking: str = "",
+        tool_calls: tuple[ToolCallDelta, ...] = (),
+        finish_reason: FinishReason | None = None,
+        usage: Usage | None = None,
+        *,
+        model: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        self._payload = payload
+        self._type = event_type
+        self._model = model
+        self._id = message_id
+        self._native: RawMessageStreamEvent | None = None
+        self.choice_index = 0
+        self.content = content
+        self.thinking = thinking
+        self.tool_calls = tool_calls
+        self.finish_reason = finish_reason
+        self.usage = usage
+
+    @property
+    def chunk(self) -> RawMessageStreamEvent:
+        """The SDK's raw stream event for this chunk."""
+        native = self._native
+        if native is None:
+            native = self._native = _event_class(self._type).construct(**self._payload)
+        return native
+
+    @property
+    def type(self) -> str:
+        """The event's type, e.g. `"content_block_delta"` (read without building `.chunk`)."""
+        return self._type
+
+    @property
+    def choices(self) -> list[PartEvent]:
+        """`[event]` for the events that update a part of the answer, `[]` otherwise."""
+        if self._type in _PART_EVENTS:
+            return [cast("PartEvent", self.chunk)]
+        return []
+
+    @property
+    def choice(self) -> PartEvent | None:
+        """The event, when it updates a part of the answer; `None` on `message_start`/`message_stop`."""
+        choices = self.choices
+        return choices[0] if choices else None
+
+    @property
+    def delta(self) -> RawContentBlockDelta | MessageDelta | None:
+        """The delta of a `content_block_delta` or `message_delta` event, else `None`."""
+        if self._type not in _DELTA_EVENTS:
+            return None
+        return cast("RawContentBlockDeltaEvent | RawMessageDeltaEvent", self.chunk).delta
+
+    @property
+    def model(self) -> str | None:
+        """The model that produced this chunk (announced by `message_start`)."""
+        return self._model
+
+    @property
+    def id(self) -> str | None:
+        """The message's id (announced by `message_start`)."""
+        return self._id

@@ -1,0 +1,160 @@
+"""The legacy client: requests, clients and sending over `google-generativeai`'s REST transport.
+
+`google-generativeai` streams through its `google-ai-generativelanguage` service client,
+which posts to `/v1beta/models/<model>:streamGenerateContent?$alt=json` and parses the
+answer, a JSON array that grows element by element, into `GenerateContentResponse`
+protos. mirastream uses that service client directly (as `genai.GenerativeModel` does
+inside), configured per prompt class instead of through the global `genai.configure`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
+from contextlib import aclosing, asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .._clients import ClientCache, require_module
+from ..errors import ConfigurationError, MirastreamError
+from ..messages import Message
+from ._client import settings
+from ._decode import GeminiDecoder
+from ._encode import encode_messages, generation_settings
+from ._errors import convert_legacy_error
+from .chunk import GeminiLegacyResponseChunk
+from .params import GeminiCallParams
+
+if TYPE_CHECKING:
+    from google.ai.generativelanguage import GenerateContentRequest, GenerativeServiceClient
+
+# Fields the legacy protos (google-ai-generativelanguage 0.6.15) have no place for.
+_UNSUPPORTED = ("seed", "thinking_config", "http_options")
+# `GenerateContentRequest` fields; the other config fields belong to `generation_config`.
+_REQUEST_FIELDS = ("safety_settings", "tools", "tool_config")
+
+_CLIENTS = ClientCache()
+
+
+def request_body(params: GeminiCallParams, messages: Iterable[Message]) -> dict[str, Any]:
+    """The `GenerateContentRequest` of the legacy client, as its JSON body (snake_case keys).
+
+    Raises:
+        ConfigurationError: a parameter the legacy protos cannot carry is set.
+    """
+    unsupported = [name for name in _UNSUPPORTED if getattr(params, name) is not None]
+    if isinstance(params.response_schema, type):
+        unsupported.append("response_schema (a model class; give a schema dict)")
+    if unsupported:
+        raise ConfigurationError(
+            f"the legacy Gemini client cannot send {', '.join(unsupported)}: google-generativeai's "
+            "protos have no field for it; use GeminiPrompt (google-genai) instead",
+            provider="gemini",
+        )
+    system, contents = encode_messages(messages, with_signatures=False)
+    body: dict[str, Any] = {
+        "model": params.model if "/" in params.model else f"models/{params.model}",
+        "contents": contents,
+    }
+    if system is not None:
+        body["system_instruction"] = system
+    generation = generation_settings(params)
+    for name in _REQUEST_FIELDS:
+        if name in generation:
+            body[name] = generation.pop(name)
+    generation.update(params.extra_config or {})
+    if generation:
+        body["generation_config"] = generation
+    return body
+
+
+def request_proto(body: dict[str, Any]) -> GenerateContentRequest:
+    """`body` parsed into the request proto; a field the protos lack is a `ConfigurationError`."""
+    from google.ai.generativelanguage import GenerateContentRequest
+
+    try:
+        request: GenerateContentRequest = GenerateContentRequest.from_json(json.dumps(body))
+    except Exception as error:  # protobuf's ParseError, or a value json cannot encode
+        raise ConfigurationError(
+            f"the legacy Gemini client cannot send this request: {error}", provider="gemini"
+        ) from None
+    return request
+
+
+def legacy_client(prompt_class: Any) -> GenerativeServiceClient:
+    """The REST service client for `prompt_class`: its own `client`, or a shared default."""
+    if prompt_class.client is not None:
+        client: GenerativeServiceClient = prompt_class.client
+        return client
+    api_key, base_url = settings(prompt_class)
+    require_module("google.generativeai", extra="gemini-legacy")
+    from google.ai.generativelanguage import GenerativeServiceClient
+
+    options: dict[str, str] = {"api_key": api_key}
+    if base_url is not None:
+        options["api_endpoint"] = base_url.rstrip("/")
+    return _CLIENTS.sync_client(
+        (api_key, base_url), lambda: GenerativeServiceClient(transport="rest", client_options=options)
+    )
+
+
+def _cancel(responses: Any) -> None:
+    cancel = getattr(responses, "cancel", None)  # closes the HTTP response
+    if cancel is not None:
+        cancel()
+
+
+async def _in_thread(responses: Iterator[Any]) -> AsyncGenerator[Any, None]:
+    """Read a blocking iterator from a worker thread, one item at a time."""
+    loop = asyncio.get_running_loop()
+    end = object()
+    while True:
+        item = await loop.run_in_executor(None, next, responses, end)
+        if item is end:
+            return
+        yield item
+
+
+class GeminiLegacyCall:
+    """Sends one `stream_generate_content` request through the legacy REST service client.
+
+    The package has no async REST transport (its async client only speaks gRPC), so
+    `send_async` runs the blocking REST stream in worker threads.
+    """
+
+    provider = "gemini"
+
+    def __init__(
+        self, request: GenerateContentRequest, *, client: GenerativeServiceClient, timeout: float | None
+    ) -> None:
+        self._request = request
+        self._client = client
+        self._timeout = timeout
+
+    def decoder(self) -> GeminiDecoder[GeminiLegacyResponseChunk]:
+        return GeminiDecoder(GeminiLegacyResponseChunk)
+
+    def _open(self) -> Iterator[Any]:
+        if self._timeout is None:
+            return iter(self._client.stream_generate_content(self._request))
+        return iter(self._client.stream_generate_content(self._request, timeout=self._timeout))
+
+    @contextmanager
+    def send(self) -> Iterator[Iterator[Any]]:
+        responses = self._open()
+        try:
+            yield responses
+        finally:
+            _cancel(responses)
+
+    @asynccontextmanager
+    async def send_async(self) -> AsyncIterator[AsyncIterator[Any]]:
+        responses = await asyncio.get_running_loop().run_in_executor(None, self._open)
+        try:
+            async with aclosing(_in_thread(responses)) as items:
+                yield items
+        finally:
+            _cancel(responses)
+
+    def convert_error(self, error: Exception) -> MirastreamError | None:
+        return convert_legacy_error(error)

@@ -1,0 +1,163 @@
+"""The Gemini chunk wrappers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..chunks import ResponseChunk, ToolCallDelta
+from ..responses import FinishReason, Usage
+
+if TYPE_CHECKING:
+    from google import generativeai
+    from google.ai import generativelanguage
+    from google.genai.types import Candidate, Content, GenerateContentResponse
+
+__all__ = ["GeminiLegacyResponseChunk", "GeminiResponseChunk"]
+
+
+class GeminiChunkBase(ResponseChunk):
+    """What the chunks of both Gemini clients share: one streamed `GenerateContentResponse`.
+
+    Gemini has no delta type: every streamed item is a whole response whose candidates
+    carry the parts generated since the previous one.
+    """
+
+    __slots__ = ("_choices", "_response")
+
+    provider: ClassVar[str] = "gemini"
+
+    def __init__(
+        self,
+        response: Any,
+        content: str,
+        thinking: str,
+        tool_calls: tuple[ToolCallDelta, ...],
+        finish_reason: FinishReason | None,
+        usage: Usage | None,
+        choice_index: int = 0,
+    ) -> None:
+        self._response = response
+        self._native: Any = None
+        self._choices: list[Any] | None = None
+        self.content = content
+        self.thinking = thinking
+        self.tool_calls = tool_calls
+        self.finish_reason = finish_reason
+        self.usage = usage
+        self.choice_index = choice_index
+
+    @property
+    def choices(self) -> list[Any]:
+        """The response's candidates (empty when it has none, e.g. a blocked prompt)."""
+        choices = self._choices
+        if choices is None:
+            choices = self._choices = list(self._response.candidates or ())
+        return choices
+
+    @property
+    def choice(self) -> Any | None:
+        """The first candidate, or `None` when the response has none."""
+        choices = self.choices
+        return choices[0] if choices else None
+
+    @property
+    def delta(self) -> Any | None:
+        """The first candidate's `content` (the parts new in this chunk), or `None`."""
+        choice = self.choice
+        if choice is None:
+            return None
+        return choice.content or None
+
+    @property
+    def model(self) -> str | None:
+        """The model version that produced this chunk (`modelVersion`)."""
+        return self._response.model_version or None
+
+    @property
+    def id(self) -> str | None:
+        """The response's id (`responseId`, the same on every chunk of a stream)."""
+        return getattr(self._response, "response_id", None) or None
+
+
+class GeminiResponseChunk(GeminiChunkBase):
+    """A chunk of a Gemini stream from the `google-genai` SDK.
+
+    - `.chunk` is the SDK's own `GenerateContentResponse`, exactly as
+      `generate_content_stream` yielded it.
+    - `.choices` are its `candidates` (a list, empty when there are none), `.choice` the
+      first candidate or `None`, `.delta` that candidate's `Content` (its new `parts`) or
+      `None`.
+    - `.content` is the text of the first candidate's non-thought text parts (never the
+      SDK's `.text` property, which logs warnings when other parts are present),
+      `.thinking` the text of its thought parts, `.tool_calls` its function calls, each
+      complete in one `ToolCallDelta`.
+    - With `candidate_count > 1` a chunk may carry several candidates; the plain fields
+      describe the first one, `choice_index` says which, and every candidate is
+      aggregated on the stream's `response`.
+    """
+
+    __slots__ = ()
+
+    @property
+    def chunk(self) -> GenerateContentResponse:
+        """The SDK's `GenerateContentResponse` for this chunk."""
+        response: GenerateContentResponse = self._response
+        return response
+
+    @property
+    def choices(self) -> list[Candidate]:
+        """The chunk's candidates (empty when it has none)."""
+        return super().choices
+
+    @property
+    def choice(self) -> Candidate | None:
+        """The first candidate, or `None`."""
+        choices = self.choices
+        return choices[0] if choices else None
+
+    @property
+    def delta(self) -> Content | None:
+        """The first candidate's `Content`, or `None`."""
+        delta: Content | None = super().delta
+        return delta
+
+
+class GeminiLegacyResponseChunk(GeminiChunkBase):
+    """A chunk of a Gemini stream from the legacy `google-generativeai` client.
+
+    - `.chunk` is that package's `google.generativeai.types.GenerateContentResponse`,
+      the object its own streaming loop yields for each chunk (built on first access).
+    - `.choices` are the chunk's `Candidate` protos, `.choice` the first or `None`,
+      `.delta` that candidate's `Content` proto or `None`.
+    - `.content`, `.thinking`, `.tool_calls`, `.usage` and `.finish_reason` mean what
+      they mean on `GeminiResponseChunk`.
+    """
+
+    __slots__ = ()
+
+    @property
+    def chunk(self) -> generativeai.types.GenerateContentResponse:
+        """The legacy package's `GenerateContentResponse` for this chunk."""
+        native: generativeai.types.GenerateContentResponse | None = self._native
+        if native is None:
+            from google.generativeai.types import GenerateContentResponse
+
+            native = self._native = GenerateContentResponse.from_response(self._response)
+        return native
+
+    @property
+    def choices(self) -> list[generativelanguage.Candidate]:
+        """The chunk's candidates (empty when it has none)."""
+        return super().choices
+
+    @property
+    def choice(self) -> generativelanguage.Candidate | None:
+        """The first candidate, or `None`."""
+        choices = self.choices
+        return choices[0] if choices else None
+
+    @property
+    def delta(self) -> generativelanguage.Content | None:
+        """The first candidate's `Content`, or `None`."""
+        delta: generativelanguage.Content | None = super().delta
+        return delta

@@ -1,0 +1,123 @@
+"""The IO-free decoder on the SDKs' own objects, and sync/async parity over every transcript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.ai import generativelanguage as glm
+from google.genai import types
+
+from mirastream.errors import StreamInterrupted
+from mirastream.gemini._decode import GeminiDecoder
+from mirastream.gemini._errors import retry_delay
+from mirastream.gemini.chunk import GeminiLegacyResponseChunk, GeminiResponseChunk
+
+from ..loopback import LoopbackServer, Reply
+from .test_stream import ALL_TRANSCRIPTS, RecipeRecommender
+from .wire import consume
+
+CONTENT_FILTERS = {
+    "SAFETY",
+    "RECITATION",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT",
+    "IMAGE_RECITATION",
+    "MODEL_ARMOR",
+}
+
+
+def expected_finish(name: str) -> str | None:
+    if name == "STOP":
+        return "stop"
+    if name == "MAX_TOKENS":
+        return "length"
+    return "content_filter" if name in CONTENT_FILTERS else None
+
+
+def sdk_response(finish_reason: str) -> types.GenerateContentResponse:
+    return types.GenerateContentResponse.model_validate(
+        {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": "Hi"}]}, "finishReason": finish_reason}
+            ]
+        }
+    )
+
+
+@pytest.mark.parametrize("reason", [reason.name for reason in types.FinishReason])
+def test_every_finish_reason_of_the_sdk_is_normalised_and_kept(reason: str) -> None:
+    decoder = GeminiDecoder(GeminiResponseChunk)
+    chunk = decoder.feed(sdk_response(reason))
+    choice = decoder.response().choice
+    if reason == "FINISH_REASON_UNSPECIFIED":  # the same as no finish reason at all
+        assert choice.raw_finish_reason is None and chunk.finish_reason is None
+        with pytest.raises(StreamInterrupted):
+            decoder.finish()
+        return
+    decoder.finish()
+    assert choice.raw_finish_reason == reason
+    assert choice.finish_reason == chunk.finish_reason == expected_finish(reason)
+
+
+@pytest.mark.parametrize("reason", [reason.name for reason in glm.Candidate.FinishReason][1:])
+def test_the_legacy_protos_finish_reasons_normalise_the_same_way(reason: str) -> None:
+    response = glm.GenerateContentResponse(
+        candidates=[{"content": {"parts": [{"text": "Hi"}]}, "finish_reason": reason}]
+    )
+    decoder = GeminiDecoder(GeminiLegacyResponseChunk)
+    chunk = decoder.feed(response)
+    decoder.finish()
+    assert decoder.response().choice.raw_finish_reason == reason
+    assert chunk.finish_reason == expected_finish(reason)
+    assert chunk.content == "Hi" and decoder.text == "Hi"
+
+
+def test_unset_proto_fields_read_as_absent() -> None:
+    decoder = GeminiDecoder(GeminiLegacyResponseChunk)
+    chunk = decoder.feed(glm.GenerateContentResponse())
+    assert chunk.choices == []
+    assert (chunk.choice, chunk.delta, chunk.usage, chunk.model) == (None, None, None, None)
+    assert decoder.response().usage is None
+    with pytest.raises(StreamInterrupted):
+        decoder.finish()
+
+
+@pytest.mark.parametrize(
+    ("body", "seconds"),
+    [
+        ({"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]}, 7),
+        ({"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "10.68s"}]}, 10.68),
+        ({"details": [{"@type": "type.googleapis.com/google.rpc.Help", "links": []}]}, None),
+        ({"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "soon"}]}, None),
+        ({"message": "no details"}, None),
+        ("not an object", None),
+    ],
+)
+def test_retry_delay_is_read_from_retry_info(body: Any, seconds: float | None) -> None:
+    assert retry_delay(body) == seconds
+
+
+def _summary(chunks: list[Any]) -> list[tuple[Any, ...]]:
+    fields = ("content", "thinking", "tool_calls", "finish_reason", "usage", "choice_index")
+    return [tuple(getattr(chunk, field) for field in fields) for chunk in chunks]
+
+
+@pytest.mark.parametrize("name", [*ALL_TRANSCRIPTS, "error_event"])
+def test_sync_and_async_give_the_same_chunks_and_response(server: LoopbackServer, name: str) -> None:
+    results = []
+    for mode in ("sync", "async"):
+        server.queue(Reply.sse(f"gemini/{name}.sse"))
+        chunks, response, error = consume(RecipeRecommender(ingredient="apples"), mode)
+        results.append(
+            (
+                _summary(chunks),
+                response.model_copy(update={"time_to_first_chunk": None, "duration": None}),
+                type(error),
+                str(error),
+            )
+        )
+    assert results[0] == results[1]
