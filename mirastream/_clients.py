@@ -102,7 +102,7 @@ class _LoopClients:
 
     def __init__(self) -> None:
         self.clients: dict[Hashable, Any] = {}
-        self.closers: list[Callable[[], Awaitable[None]]] = []
+        self.closers: dict[Hashable, Callable[[], Awaitable[None]]] = {}
         self.watcher: AsyncGenerator[None, None] | None = None
 
 
@@ -149,8 +149,21 @@ class ClientCache:
             if client is None:
                 client, closer = factory()
                 entry.clients[key] = client
-                entry.closers.append(closer)
+                entry.closers[key] = closer
             return client
+
+    async def discard_async(self, key: Hashable) -> None:
+        """Close and forget the async client for `key` in the running event loop, if any."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._async.get(loop)
+            if entry is None or key not in entry.clients:
+                return
+            del entry.clients[key]
+            closer = entry.closers.pop(key)
+        await closer()
 
     async def _close_at_shutdown(self, loop: object, entry: _LoopClients) -> AsyncGenerator[None, None]:
         try:
@@ -159,7 +172,7 @@ class ClientCache:
             with self._lock:
                 self._async.pop(loop, None)
             failures: list[Exception] = []
-            for closer in entry.closers:
+            for closer in list(entry.closers.values()):
                 try:
                     await closer()
                 except Exception as error:  # close the others, then report the first failure

@@ -68,12 +68,23 @@ class ResponseChunk:
 
     provider: ClassVar[str] = ""
 
+    # The event surface every streamed item shares (see `mirastream.events`).
+    role: ClassVar[str] = "assistant"
+    type: ClassVar[str] = "message"
+    format: ClassVar[str | None] = None
+    start: ClassVar[bool] = False
+    end: ClassVar[bool] = False
+
     content: str
     choice_index: int
     thinking: str
     tool_calls: tuple[ToolCallDelta, ...]
     finish_reason: FinishReason | None
     usage: Usage | None
+
+    def to_lmc(self) -> dict[str, Any]:
+        """Return the chunk's text as an Open Interpreter LMC message dict."""
+        return {"role": "assistant", "type": "message", "content": self.content}
 
     @property
     def chunk(self) -> Any:

@@ -21,6 +21,7 @@ __all__ = [
     "ConfigurationError",
     "ContentFilterError",
     "MalformedStreamError",
+    "MaxStepsReached",
     "MirastreamError",
     "MissingAPIKeyError",
     "MissingDependencyError",
@@ -150,4 +151,11 @@ class StreamInterrupted(MirastreamError):
     """The stream stopped before the provider finished its answer.
 
     `response` holds everything received until then, marked `interrupted`.
+    """
+
+
+class MaxStepsReached(MirastreamError):
+    """The model was still calling tools after `max_steps` turns; the loop stopped there.
+
+    `response` holds every step so far; the last turn's tool calls were not run.
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 __all__ = ["BaseCallParams"]
 
@@ -18,6 +18,16 @@ class BaseCallParams(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @field_validator("tools", mode="after", check_fields=False)
+    @classmethod
+    def _tools(cls, value: list[Any] | None) -> list[Any] | None:
+        """Provider dicts stay as they are; functions and pydantic models become `FunctionTool`s."""
+        if value is None:
+            return None
+        from .tools._specs import normalise_tools
+
+        return normalise_tools(value)
 
     def with_overrides(self, **overrides: Any) -> BaseCallParams:
         """A copy with `overrides` applied, validated like a new instance."""

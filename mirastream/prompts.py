@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._template import ParsedTemplate, parse_template, placeholder_value, render
 from .errors import TemplateError
 from .messages import Message
+
+if TYPE_CHECKING:
+    from ._provider import ProviderCall
+    from .params import BaseCallParams
+
+StreamT = TypeVar("StreamT")
 
 __all__ = ["BasePrompt"]
 
@@ -24,6 +30,7 @@ _RESERVED = frozenset(
         "base_url",
         "call_params",
         "client",
+        "max_steps",
         "messages",
         "prompt_template",
         "request_kwargs",
@@ -79,6 +86,8 @@ class BasePrompt(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     prompt_template: ClassVar[str]
+    max_steps: ClassVar[int] = 10
+    """With tools: the most model turns one stream may take (`MaxStepsReached` beyond)."""
     _parsed_template: ClassVar[ParsedTemplate | None] = None
 
     @classmethod
@@ -159,6 +168,35 @@ class BasePrompt(BaseModel):
                     f"(expected a Message or a dict with 'role' and 'content'): {error}"
                 ) from None
         return history
+
+    def _open_stream(
+        self,
+        stream_class: Callable[..., StreamT],
+        params: BaseCallParams,
+        make_call: Callable[[Sequence[Message]], ProviderCall[Any]],
+    ) -> StreamT:
+        """A stream for this prompt: one model turn, or a tool loop when `params` has tools to run.
+
+        The first request is prepared now, so bad input fails before anything is sent.
+        """
+        messages = self.messages()
+        first = make_call(messages)
+        tools = getattr(params, "tools", None)
+        if tools is None or all(isinstance(tool, dict) for tool in tools):
+            return stream_class(first)
+        from ._agent import AgentRun
+        from .tools._specs import declared_names, executable_tools
+
+        run = AgentRun(
+            first.provider,
+            make_call,
+            messages,
+            executable_tools(tools),
+            self.max_steps,
+            declared=declared_names(tools),
+            first_call=first,
+        )
+        return stream_class(first, run)
 
     def __str__(self) -> str:
         """The rendered template text, role markers included."""

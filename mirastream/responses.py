@@ -11,7 +11,7 @@ from .messages import Message, ToolCall
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 """Why the model stopped, the same on every provider."""
 
-__all__ = ["Choice", "FinishReason", "Response", "Usage"]
+__all__ = ["Choice", "FinishReason", "Response", "Step", "ToolResult", "Usage"]
 
 
 class Usage(BaseModel):
@@ -32,6 +32,22 @@ class Usage(BaseModel):
     total_tokens: int = 0
     cached_input_tokens: int | None = None
     reasoning_tokens: int | None = None
+
+
+class ToolResult(BaseModel):
+    """What a tool call gave back to the model.
+
+    Attributes:
+        call: the call the model made.
+        output: the text sent back to the model (capped for the code interpreter).
+        is_error: whether it reports a failure (bad arguments, an exception, a denial, ...).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    call: ToolCall
+    output: str
+    is_error: bool = False
 
 
 class Choice(BaseModel):
@@ -74,6 +90,9 @@ class Response(BaseModel):
         duration: seconds from sending the request to the end of the stream.
         interrupted: `True` when the stream stopped before the provider finished
             (closed early, cancelled or failed); the rest is what had arrived.
+        steps: with tools, every model turn and the tool results it led to, in order; the
+            response's own text, choices and finish reason are those of the last turn, and
+            its usage is the sum over all turns.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -86,6 +105,7 @@ class Response(BaseModel):
     time_to_first_chunk: float | None = None
     duration: float | None = None
     interrupted: bool = False
+    steps: tuple[Step, ...] = ()
 
     @property
     def choice(self) -> Choice:
@@ -121,3 +141,32 @@ class Response(BaseModel):
         """The first choice as an assistant `Message`, ready to append to a history."""
         choice = self.choice
         return Message(role="assistant", content=choice.text, tool_calls=choice.tool_calls)
+
+
+class Step(BaseModel):
+    """One model turn of a tool loop and the results of the tools it called."""
+
+    model_config = ConfigDict(frozen=True)
+
+    response: Response
+    results: tuple[ToolResult, ...] = ()
+
+
+Response.model_rebuild()
+
+
+def add_usage(first: Usage | None, second: Usage | None) -> Usage | None:
+    """The sum of two usages (`None` counts as nothing)."""
+    if first is None or second is None:
+        return first or second
+
+    def plus(a: int | None, b: int | None) -> int | None:
+        return None if a is None and b is None else (a or 0) + (b or 0)
+
+    return Usage(
+        input_tokens=first.input_tokens + second.input_tokens,
+        output_tokens=first.output_tokens + second.output_tokens,
+        total_tokens=first.total_tokens + second.total_tokens,
+        cached_input_tokens=plus(first.cached_input_tokens, second.cached_input_tokens),
+        reasoning_tokens=plus(first.reasoning_tokens, second.reasoning_tokens),
+    )

@@ -6,11 +6,15 @@ import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from time import perf_counter
 from types import TracebackType
-from typing import Generic, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn
 
 from ._provider import ChunkT, Decoder, ProviderCall
+from ._tool_drivers import adrive_tools, drive_tools
 from .errors import APIConnectionError, MirastreamError, StreamAlreadyConsumed, StreamInterrupted
 from .responses import Response
+
+if TYPE_CHECKING:
+    from ._agent import AgentRun
 
 __all__ = ["AsyncStream", "Stream"]
 
@@ -20,9 +24,12 @@ _State = Literal["new", "running", "done", "interrupted", "failed"]
 class _StreamState(Generic[ChunkT]):
     """What the sync and async streams share: bookkeeping, error conversion, the response."""
 
-    def __init__(self, call: ProviderCall[ChunkT]) -> None:
+    def __init__(self, call: ProviderCall[Any], agent: AgentRun | None = None) -> None:
         self._call = call
-        self._decoder: Decoder[ChunkT] = call.decoder()
+        self._decoder: Decoder[Any] = call.decoder()
+        self._agent = agent
+        self._turn_open = False
+        self._status = False
         self._state: _State = "new"
         self._started_at: float | None = None
         self._first_chunk_at: float | None = None
@@ -56,13 +63,18 @@ class _StreamState(Generic[ChunkT]):
             return self._final
         started = self._started_at
         ended = self._ended_at
-        response = self._decoder.response(
-            time_to_first_chunk=None
+        fields = {
+            "time_to_first_chunk": None
             if started is None or self._first_chunk_at is None
             else self._first_chunk_at - started,
-            duration=None if started is None or ended is None else ended - started,
-            interrupted=self._state in ("interrupted", "failed"),
-        )
+            "duration": None if started is None or ended is None else ended - started,
+            "interrupted": self._state in ("interrupted", "failed"),
+        }
+        if self._agent is None:
+            response = self._decoder.response(**fields)
+        else:
+            current = self._decoder.response() if self._turn_open else None
+            response = self._agent.response(current, **fields)
         if self._state in ("done", "interrupted", "failed"):
             self._final = response
         return response
@@ -81,7 +93,21 @@ class _StreamState(Generic[ChunkT]):
         self._ended_at = perf_counter()
         self._state = state
 
-    def _accept(self, item: object) -> ChunkT | None:
+    def with_status(self) -> Any:
+        """Also yield `StatusEvent`s of the tool loop (run created, step started/completed, ...).
+
+        Call it before iterating; it returns the stream itself.
+        """
+        self._status = True
+        return self
+
+    def _new_turn(self, call: ProviderCall[Any]) -> None:
+        """Start decoding another model turn of a tool loop."""
+        self._call = call
+        self._decoder = call.decoder()
+        self._turn_open = True
+
+    def _accept(self, item: object) -> Any:
         """Decode one native item; note the time of the first chunk."""
         chunk = self._decoder.feed(item)
         if chunk is not None and self._first_chunk_at is None:
@@ -132,13 +158,13 @@ class Stream(_StreamState[ChunkT]):
     releases it at once as well. Afterwards `response` holds the aggregated answer.
     """
 
-    def __init__(self, call: ProviderCall[ChunkT]) -> None:
-        super().__init__(call)
+    def __init__(self, call: ProviderCall[Any], agent: AgentRun | None = None) -> None:
+        super().__init__(call, agent)
         self._generator: weakref.ref[Generator[ChunkT, None, None]] | None = None
 
     def __iter__(self) -> Iterator[ChunkT]:
         self._claim()
-        generator = self._run()
+        generator = self._run() if self._agent is None else drive_tools(self, self._agent)
         self._generator = weakref.ref(generator)
         return generator
 
@@ -194,13 +220,13 @@ class AsyncStream(_StreamState[ChunkT]):
     with` block (or awaiting `aclose`) releases the connection at once.
     """
 
-    def __init__(self, call: ProviderCall[ChunkT]) -> None:
-        super().__init__(call)
+    def __init__(self, call: ProviderCall[Any], agent: AgentRun | None = None) -> None:
+        super().__init__(call, agent)
         self._generator: weakref.ref[AsyncGenerator[ChunkT, None]] | None = None
 
     def __aiter__(self) -> AsyncIterator[ChunkT]:
         self._claim()
-        generator = self._run()
+        generator = self._run() if self._agent is None else adrive_tools(self, self._agent)
         self._generator = weakref.ref(generator)
         return generator
 

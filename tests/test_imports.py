@@ -19,9 +19,21 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_importing_mirastream_and_its_provider_packages_loads_no_sdk() -> None:
-    loaded = _modules_after("import mirastream, mirastream.openai, mirastream.anthropic, mirastream.gemini")
+    loaded = _modules_after(
+        "import mirastream, mirastream.openai, mirastream.anthropic, mirastream.gemini, mirastream.tools"
+    )
     assert {"mirastream.openai", "mirastream.anthropic", "mirastream.gemini"} <= loaded
-    assert not {"openai", "anthropic", "google.genai", "google.generativeai", "httpx", "httpx2"} & loaded
+    sdks = {
+        "openai",
+        "anthropic",
+        "google.genai",
+        "google.generativeai",
+        "httpx",
+        "httpx2",
+        "jupyter_client",
+        "zmq",
+    }
+    assert not sdks & loaded
 
 
 def test_the_sdk_loads_on_the_first_call() -> None:

@@ -14,6 +14,22 @@ from .params import AnthropicCallParams
 _BODY_ONLY = ("temperature", "top_p", "top_k")
 
 
+def encode_tool(tool: Any) -> dict[str, Any]:
+    """A tool in the Messages API format (provider dicts pass through unchanged).
+
+    The code interpreter asks for fine-grained tool streaming (`eager_input_streaming`), so
+    its code arrives as the model writes it instead of in one piece.
+    """
+    if isinstance(tool, dict):
+        return tool
+    from ..tools.code_interpreter import CodeInterpreter
+
+    encoded = {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+    if isinstance(tool, CodeInterpreter):
+        encoded["eager_input_streaming"] = True
+    return encoded
+
+
 def _tool_use(message: Message) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
     for call in message.tool_calls:
@@ -64,7 +80,9 @@ def encode_messages(messages: Iterable[Message]) -> tuple[str | None, list[dict[
 
 def request_kwargs(params: AnthropicCallParams, messages: Iterable[Message]) -> dict[str, Any]:
     """The keyword arguments of `messages.create` for a streamed request."""
-    kwargs = params.model_dump(exclude_none=True, exclude=set(_BODY_ONLY))
+    kwargs = params.model_dump(exclude_none=True, exclude={*_BODY_ONLY, "tools"})
+    if params.tools:
+        kwargs["tools"] = [encode_tool(tool) for tool in params.tools]
     sampling = {name: getattr(params, name) for name in _BODY_ONLY if getattr(params, name) is not None}
     if sampling:
         kwargs["extra_body"] = {**sampling, **kwargs.get("extra_body", {})}

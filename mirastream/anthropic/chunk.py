@@ -117,7 +117,7 @@ class AnthropicResponseChunk(ResponseChunk):
         return native
 
     @property
-    def type(self) -> str:
+    def event_type(self) -> str:
         """The event's type, e.g. `"content_block_delta"` (read without building `.chunk`)."""
         return self._type
 

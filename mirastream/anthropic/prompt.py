@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..events import Event
 from ..prompts import BasePrompt
 from ..streams import AsyncStream, Stream
 from ._call import AnthropicCall
@@ -45,25 +46,38 @@ class AnthropicPrompt(BasePrompt):
     client: ClassVar[Anthropic | None] = None
     async_client: ClassVar[AsyncAnthropic | None] = None
 
+    def _params(self, overrides: dict[str, Any]) -> AnthropicCallParams:
+        params = self.call_params.with_overrides(**overrides)
+        assert isinstance(params, AnthropicCallParams)
+        return params
+
     def request_kwargs(self, **call_params: Any) -> dict[str, Any]:
-        """The exact keyword arguments sent to `messages.create`.
+        """The exact keyword arguments sent to `messages.create` (first turn).
 
         `call_params` override the class's `call_params` for this request only.
         """
-        params = self.call_params.with_overrides(**call_params)
-        assert isinstance(params, AnthropicCallParams)
-        return request_kwargs(params, self.messages())
+        return request_kwargs(self._params(call_params), self.messages())
 
-    def stream(self, **call_params: Any) -> Stream[AnthropicResponseChunk]:
+    def stream(self, **call_params: Any) -> Stream[AnthropicResponseChunk | Event]:
         """Stream the answer; the request is sent when iteration starts.
 
         `call_params` override the class's `call_params` for this request only. Invalid
         parameters, template values or a missing API key raise here, before any request.
+        With tools to run (functions, models, a `CodeInterpreter`), the stream runs the tool
+        loop and also yields its `Event`s.
         """
-        kwargs = self.request_kwargs(**call_params)
-        return Stream(AnthropicCall(kwargs, client=CLIENTS.sync_client(type(self))))
+        params = self._params(call_params)
+        client = CLIENTS.sync_client(type(self))
+        return self._open_stream(
+            Stream, params, lambda messages: AnthropicCall(request_kwargs(params, messages), client=client)
+        )
 
-    def stream_async(self, **call_params: Any) -> AsyncStream[AnthropicResponseChunk]:
+    def stream_async(self, **call_params: Any) -> AsyncStream[AnthropicResponseChunk | Event]:
         """The async twin of `stream`: `async with prompt.stream_async() as stream`."""
-        kwargs = self.request_kwargs(**call_params)
-        return AsyncStream(AnthropicCall(kwargs, async_client=CLIENTS.async_client_factory(type(self))))
+        params = self._params(call_params)
+        factory = CLIENTS.async_client_factory(type(self))
+        return self._open_stream(
+            AsyncStream,
+            params,
+            lambda messages: AnthropicCall(request_kwargs(params, messages), async_client=factory),
+        )

@@ -19,7 +19,28 @@ from .params import GeminiCallParams
 _PROVIDER = "gemini"
 
 # Parameters that configure the request itself rather than `GenerateContentConfig` fields.
-_NOT_CONFIG = {"model", "extra_config", "http_options", "timeout"}
+_NOT_CONFIG = {"model", "extra_config", "http_options", "timeout", "tools"}
+
+
+def encode_tools(tools: Iterable[Any]) -> list[dict[str, Any]]:
+    """Tools in the Gemini format: provider dicts unchanged, mirastream's tools as one set of
+    function declarations (their parameters as JSON schema)."""
+    encoded: list[dict[str, Any]] = []
+    declarations: list[dict[str, Any]] = []
+    for tool in tools:
+        if isinstance(tool, dict):
+            encoded.append(tool)
+        else:
+            declarations.append(
+                {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters_json_schema": tool.parameters,
+                }
+            )
+    if declarations:
+        encoded.append({"function_declarations": declarations})
+    return encoded
 
 
 def _signature_bytes(call: ToolCall) -> bytes | None:
@@ -111,6 +132,8 @@ def encode_messages(
 def generation_settings(params: GeminiCallParams) -> dict[str, Any]:
     """The parameters that go into the SDK's `GenerateContentConfig`, as set."""
     config = params.model_dump(exclude_none=True, exclude=_NOT_CONFIG)
+    if params.tools:
+        config["tools"] = encode_tools(params.tools)
     if params.response_schema is not None:
         config["response_schema"] = params.response_schema  # a model class stays a class
     return config

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .._clients import ClientCache, require_module
 from ..errors import ConfigurationError, MirastreamError
 from ..messages import Message
+from ..tools._specs import executable_tools
 from ._client import settings
 from ._decode import GeminiDecoder
 from ._encode import encode_messages, generation_settings
@@ -45,6 +46,8 @@ def request_body(params: GeminiCallParams, messages: Iterable[Message]) -> dict[
     unsupported = [name for name in _UNSUPPORTED if getattr(params, name) is not None]
     if isinstance(params.response_schema, type):
         unsupported.append("response_schema (a model class; give a schema dict)")
+    if executable_tools(params.tools):
+        unsupported.append("tools that mirastream runs (functions, models, CodeInterpreter)")
     if unsupported:
         raise ConfigurationError(
             f"the legacy Gemini client cannot send {', '.join(unsupported)}: google-generativeai's "

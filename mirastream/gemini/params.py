@@ -62,7 +62,7 @@ class GeminiCallParams(BaseCallParams):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     safety_settings: list[dict[str, Any]] | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[Any] | None = None
     tool_config: dict[str, Any] | None = None
     thinking_config: dict[str, Any] | None = None
     response_mime_type: str | None = None

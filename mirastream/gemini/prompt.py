@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..events import Event
 from ..prompts import BasePrompt
 from ..streams import AsyncStream, Stream
 from ._call import GeminiCall
@@ -43,15 +44,18 @@ class GeminiPrompt(BasePrompt):
     base_url: ClassVar[str | None] = None
     client: ClassVar[Client | None] = None
 
+    def _params(self, overrides: dict[str, Any]) -> GeminiCallParams:
+        params = self.call_params.with_overrides(**overrides)
+        assert isinstance(params, GeminiCallParams)
+        return params
+
     def request_kwargs(self, **call_params: Any) -> dict[str, Any]:
         """The keyword arguments `client.models.generate_content_stream` will get, as plain data.
 
         `call_params` override the class's `call_params` for this request only. The
         `config` dict is what the SDK turns into its `GenerateContentConfig`.
         """
-        params = self.call_params.with_overrides(**call_params)
-        assert isinstance(params, GeminiCallParams)
-        return request_kwargs(params, self.messages())
+        return request_kwargs(self._params(call_params), self.messages())
 
     @staticmethod
     def _validated(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -60,18 +64,30 @@ class GeminiPrompt(BasePrompt):
 
         return {**kwargs, "config": types.GenerateContentConfig.model_validate(kwargs["config"])}
 
-    def stream(self, **call_params: Any) -> Stream[GeminiResponseChunk]:
+    def stream(self, **call_params: Any) -> Stream[GeminiResponseChunk | Event]:
         """Stream the answer; the request is sent when iteration starts.
 
         `call_params` override the class's `call_params` for this request only. Invalid
         parameters, template values or a missing API key raise here, before any request.
+        With tools to run (functions, models, a `CodeInterpreter`), the stream runs the tool
+        loop and also yields its `Event`s.
         """
-        kwargs = self.request_kwargs(**call_params)
+        params = self._params(call_params)
         client = sync_client(type(self))
-        return Stream(GeminiCall(self._validated(kwargs), client=client))
+        return self._open_stream(
+            Stream,
+            params,
+            lambda messages: GeminiCall(self._validated(request_kwargs(params, messages)), client=client),
+        )
 
-    def stream_async(self, **call_params: Any) -> AsyncStream[GeminiResponseChunk]:
+    def stream_async(self, **call_params: Any) -> AsyncStream[GeminiResponseChunk | Event]:
         """The async twin of `stream`: `async with prompt.stream_async() as stream`."""
-        kwargs = self.request_kwargs(**call_params)
+        params = self._params(call_params)
         factory = async_client_factory(type(self))
-        return AsyncStream(GeminiCall(self._validated(kwargs), async_client=factory))
+        return self._open_stream(
+            AsyncStream,
+            params,
+            lambda messages: GeminiCall(
+                self._validated(request_kwargs(params, messages)), async_client=factory
+            ),
+        )

@@ -9,7 +9,15 @@ from ..messages import Message
 from .params import OpenAICallParams
 
 # Parameters that configure mirastream or the SDK call rather than the request body.
-_NOT_IN_BODY = {"include_usage"}
+_NOT_IN_BODY = {"include_usage", "tools"}
+
+
+def encode_tool(tool: Any) -> dict[str, Any]:
+    """A tool in the Chat Completions format (provider dicts pass through unchanged)."""
+    if isinstance(tool, dict):
+        return tool
+    function = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    return {"type": "function", "function": function}
 
 
 def encode_message(message: Message) -> dict[str, Any]:
@@ -35,6 +43,8 @@ def encode_message(message: Message) -> dict[str, Any]:
 def request_kwargs(params: OpenAICallParams, messages: Iterable[Message]) -> dict[str, Any]:
     """The keyword arguments of `chat.completions.create` for a streamed request."""
     kwargs = params.model_dump(exclude_none=True, exclude=_NOT_IN_BODY)
+    if params.tools:
+        kwargs["tools"] = [encode_tool(tool) for tool in params.tools]
     kwargs["messages"] = [encode_message(message) for message in messages]
     kwargs["stream"] = True
     if params.include_usage:

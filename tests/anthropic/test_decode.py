@@ -302,7 +302,7 @@ decoder = AnthropicDecoder()
 chunks = [c for e in SSEDecoder().feed(Path(sys.argv[1]).read_bytes()) if (c := decoder.feed(e))]
 text = "".join(c.content for c in chunks)
 usage = [c.usage for c in chunks if c.usage]
-print("before", "anthropic" in sys.modules, text, usage[0].total_tokens, chunks[3].type)
+print("before", "anthropic" in sys.modules, text, usage[0].total_tokens, chunks[3].event_type)
 native = chunks[3].chunk
 print("after", "anthropic" in sys.modules, type(native).__name__, repr(native.delta.text))
 """

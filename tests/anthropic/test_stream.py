@@ -123,7 +123,7 @@ def test_text_stream_with_usage(server: LoopbackServer, mode: str) -> None:
     assert 0 < response.time_to_first_chunk <= response.duration
 
     usage_chunks = [chunk for chunk in chunks if chunk.usage is not None]
-    assert [chunk.type for chunk in usage_chunks] == ["message_delta"]
+    assert [chunk.event_type for chunk in usage_chunks] == ["message_delta"]
     assert usage_chunks[0].usage == response.usage and usage_chunks[0].finish_reason == "stop"
     assert all(chunk.model == "claude-sonnet-4-6" and chunk.id == response.id for chunk in chunks)
     assert all(chunk.choice_index == 0 for chunk in chunks)
@@ -149,7 +149,7 @@ def test_ping_events_are_not_yielded(server: LoopbackServer, mode: str) -> None:
     server.queue(Reply.sse("anthropic/text.sse", piece_size=5))
     chunks, response, error = consume(RecipeRecommender(ingredient="apples"), mode)
     assert error is None and not response.interrupted
-    assert [chunk.type for chunk in chunks] == [
+    assert [chunk.event_type for chunk in chunks] == [
         payload["type"] for payload in sse_payloads("anthropic/text.sse")
     ]
 
@@ -168,14 +168,14 @@ def test_native_chunk_is_the_sdk_event_with_the_same_values(server: LoopbackServ
         assert native == event_class.model_validate(payload)
         assert native.model_dump() == event_class.model_validate(payload).model_dump()
         assert chunk.chunk is native  # built once
-        assert chunk.type == payload["type"]
+        assert chunk.event_type == payload["type"]
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_choices_choice_and_delta_for_each_event_type(server: LoopbackServer, mode: str) -> None:
     server.queue(Reply.sse("anthropic/thinking.sse"))
     chunks, _, _ = consume(RecipeRecommender(ingredient="apples"), mode)
-    by_type = [(chunk.type, chunk) for chunk in chunks]
+    by_type = [(chunk.event_type, chunk) for chunk in chunks]
 
     for event_type, chunk in by_type:
         if event_type in ("message_start", "message_stop"):
@@ -299,7 +299,7 @@ def test_refusal_is_a_content_filter_finish(server: LoopbackServer, mode: str) -
     assert response.choice.raw_finish_reason == "refusal"
     assert response.refusal is None and not response.interrupted
     assert response.usage == Usage(input_tokens=12, output_tokens=2, total_tokens=14, cached_input_tokens=0)
-    last_delta = next(chunk for chunk in chunks if chunk.type == "message_delta")
+    last_delta = next(chunk for chunk in chunks if chunk.event_type == "message_delta")
     assert last_delta.finish_reason == "content_filter"
     assert isinstance(last_delta.delta, MessageDelta) and last_delta.delta.stop_details is not None
     assert last_delta.delta.stop_details.type == "refusal"
@@ -576,7 +576,7 @@ def test_close_releases_the_connection(server: LoopbackServer) -> None:
     server.queue(Reply.sse("anthropic/text.sse", delay=0.05))
     with RecipeRecommender(ingredient="apples").stream() as stream:
         iterator = iter(stream)
-        assert next(iterator).type == "message_start"
+        assert next(iterator).event_type == "message_start"
         stream.close()
         assert server.last_request.disconnected.wait(timeout=2)
     assert stream.response.interrupted and not stream.done

@@ -1,0 +1,338 @@
+"""`CodeInterpreter`: a tool that lets the model run Python or shell code on this machine.
+
+The code runs in a child process (a Jupyter kernel for Python, a `bash` for shell), never
+in this interpreter, with a timeout, memory and process limits, a temporary working folder
+and an environment without API keys or other secrets. Its events (the code as the model
+writes it, a confirmation, the active line, console output, images) join the stream.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from .._clients import ClientCache
+from ..events import (
+    ActiveLineEvent,
+    CodeEvent,
+    ConfirmationEvent,
+    ConsoleEvent,
+    Event,
+    ImageEvent,
+    MarkerEvent,
+)
+from ._json_fields import JSONFieldStream
+from .execution.limits import Limits
+
+if TYPE_CHECKING:
+    from .execution.events import ExecutionEvent
+    from .execution.python import PythonSession
+    from .execution.shell import ShellSession
+
+    Session = PythonSession | ShellSession
+
+__all__ = ["CodeInterpreter", "ConfirmPolicy"]
+
+LANGUAGES = ("python", "shell")
+_ALIASES = {
+    "python": "python",
+    "python3": "python",
+    "py": "python",
+    "shell": "shell",
+    "bash": "shell",
+    "sh": "shell",
+}
+
+ConfirmPolicy = Literal["ask", "auto"] | Callable[[ConfirmationEvent], bool | Awaitable[bool]]
+"""How code gets approved: `"ask"` (the consumer decides, see `ConfirmationEvent`),
+`"auto"` (run without asking), or a callback that receives the confirmation event and
+returns (or, in async streams, may await) `True` to run the code."""
+
+
+def language_of(name: str | None) -> str | None:
+    """The session language for a name the model used (`bash` → `shell`), or `None`."""
+    return _ALIASES.get((name or "").strip().lower())
+
+
+class CodeInterpreter:
+    """A tool named `execute(language, code)` that runs the model's code in a persistent session.
+
+    Args:
+        confirm: `"ask"` (default): a `ConfirmationEvent` is yielded before each run; call
+            `approve()` or `deny()` on it, or stop iterating so the code never runs; simply
+            iterating on is consent. `"auto"`: run without asking (the event is still
+            yielded, already approved). A callable: called with the event; it returns (in
+            async streams it may await) `True` to run the code.
+        limits: the execution limits (timeout, memory, processes, working folder, env).
+        max_output_chars: how much of the output goes back to the model; beyond it the head
+            and the tail are kept with a note in between. The stream shows everything.
+        languages: the languages offered to the model.
+
+    Sessions persist: variables (and the shell's working directory) survive from one call
+    to the next, across streams of the same interpreter. `close()` ends them; sessions
+    still open at interpreter exit are closed then.
+    """
+
+    name: ClassVar[str] = "execute"
+
+    def __init__(
+        self,
+        *,
+        confirm: ConfirmPolicy = "ask",
+        limits: Limits | None = None,
+        max_output_chars: int = 2800,
+        languages: tuple[str, ...] = LANGUAGES,
+    ) -> None:
+        unknown = [language for language in languages if language not in LANGUAGES]
+        if unknown or not languages:
+            raise ValueError(f"languages must be taken from {LANGUAGES}, not {unknown or '()'}")
+        if confirm not in ("ask", "auto") and not callable(confirm):
+            raise ValueError("confirm must be 'ask', 'auto' or a callable")
+        self.confirm = confirm
+        self.limits = limits or Limits()
+        self.max_output_chars = max_output_chars
+        self.languages = languages
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+        self._async_sessions = ClientCache()
+
+    @property
+    def description(self) -> str:
+        """What the model is told about the tool."""
+        return (
+            "Run code on the user's machine and get its output. Sessions persist between "
+            "calls (variables and the working directory are kept). Languages: "
+            f"{', '.join(self.languages)}. Print what you want to see; the value of a final "
+            "Python expression is shown too."
+        )
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The JSON schema of the tool's arguments."""
+        return {
+            "type": "object",
+            "properties": {
+                "language": {
+                    "type": "string",
+                    "enum": list(self.languages),
+                    "description": "The language of the code.",
+                },
+                "code": {"type": "string", "description": "The code to run."},
+            },
+            "required": ["language", "code"],
+        }
+
+    def __repr__(self) -> str:
+        return f"CodeInterpreter(confirm={self.confirm!r}, languages={self.languages!r})"
+
+    # Sessions -------------------------------------------------------------------------
+
+    def _new_session(self, language: str) -> Session:
+        if language == "python":
+            from .execution.python import PythonSession
+
+            return PythonSession(self.limits)
+        from .execution.shell import ShellSession
+
+        return ShellSession(self.limits)
+
+    def session(self, language: str) -> Session:
+        """The sync session for `language`, made on first use."""
+        with self._lock:
+            session = self._sessions.get(language)
+            if session is None:
+                session = self._sessions[language] = self._new_session(language)
+            return session
+
+    def async_session(self, language: str) -> Session:
+        """The async session for `language` in the running event loop, made on first use.
+
+        It is closed when the event loop shuts down.
+        """
+
+        def make() -> tuple[Session, Callable[[], Awaitable[None]]]:
+            session = self._new_session(language)
+            return session, session.aclose
+
+        return self._async_sessions.async_client(language, make)
+
+    def discard_session(self, language: str) -> None:
+        """Close the sync session for `language` (the next call starts a fresh one)."""
+        with self._lock:
+            session = self._sessions.pop(language, None)
+        if session is not None:
+            session.close()
+
+    async def adiscard_session(self, language: str) -> None:
+        """Close the async session for `language` in the running event loop, if any."""
+        await self._async_sessions.discard_async(language)
+
+    def close(self) -> None:
+        """End every sync session (their child processes stop)."""
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
+
+    # Decisions --------------------------------------------------------------------------
+
+    def decide(self, event: ConfirmationEvent) -> bool | Awaitable[bool] | None:
+        """Apply the policy to `event`: a decision, an awaitable one (async callbacks), or `None`."""
+        if self.confirm == "auto":
+            event.approve()
+            return True
+        if self.confirm == "ask":
+            return None
+        assert callable(self.confirm)
+        result = self.confirm(event)
+        if inspect.isawaitable(result):
+            return result
+        (event.approve if result else event.deny)()
+        return bool(result)
+
+
+class CodeWatcher:
+    """Turns a code-interpreter call's streamed arguments into `code` events, in one pass.
+
+    The code is held back until its language is known (models usually write `language`
+    first), then streams piece by piece between a start and an end marker.
+    """
+
+    __slots__ = ("_buffer", "_call_id", "_code_done", "_ended", "_fields", "_language", "_started")
+
+    def __init__(self, call_id: str | None) -> None:
+        self._fields = JSONFieldStream(("language", "code"))
+        self._call_id = call_id
+        self._language: str | None = None
+        self._buffer: list[str] = []
+        self._started = self._ended = self._code_done = False
+
+    def feed(self, arguments: str) -> list[Event]:
+        """Events for the next piece of the arguments text."""
+        return self._events(self._fields.feed(arguments))
+
+    def finish(self) -> list[Event]:
+        """Events at the end of the call: whatever code is left, and the end marker."""
+        events = self._events(self._fields.finish())
+        if self._language is None:
+            self._language = language_of(self._fields.value("language")) or "python"
+            events.extend(self._flush())
+        return events + self._end()
+
+    def _events(self, deltas: Any) -> list[Event]:
+        events: list[Event] = []
+        for delta in deltas:
+            if delta.field == "language":
+                if delta.done and self._language is None:
+                    self._language = language_of(self._fields.value("language")) or "python"
+                    events.extend(self._flush())
+                    if self._code_done:
+                        events.extend(self._end())
+                continue
+            if delta.text:
+                if self._language is None:
+                    self._buffer.append(delta.text)
+                else:
+                    events.extend(self._code(delta.text))
+            if delta.done:
+                self._code_done = True
+                if self._language is not None:
+                    events.extend(self._end())
+        return events
+
+    def _flush(self) -> list[Event]:
+        if not self._buffer:
+            return []
+        text, self._buffer = "".join(self._buffer), []
+        return self._code(text)
+
+    def _code(self, text: str) -> list[Event]:
+        assert self._language is not None
+        events: list[Event] = []
+        if not self._started:
+            self._started = True
+            fence = f"\n```{self._language}\n"
+            events.append(MarkerEvent("assistant", "code", self._language, start=True, content=fence))
+        events.append(CodeEvent(self._language, text, self._call_id))
+        return events
+
+    def _end(self) -> list[Event]:
+        if not self._started or self._ended:
+            return []
+        self._ended = True
+        return [MarkerEvent("assistant", "code", self._language, start=False, content="\n```\n")]
+
+
+class OutputCollector:
+    """Maps a run's execution events to stream events and keeps the model's (capped) copy."""
+
+    __slots__ = ("_head", "_limit", "_omitted", "_tail", "_tail_size", "finished")
+
+    def __init__(self, max_chars: int) -> None:
+        self._limit = max_chars
+        self._head: list[str] = []
+        self._tail: list[str] = []
+        self._tail_size = 0
+        self._omitted = 0
+        self.finished: Any = None
+
+    def _keep(self, text: str) -> None:
+        head_room = self._limit // 2 - sum(map(len, self._head))
+        if head_room > 0:
+            self._head.append(text[:head_room])
+            text = text[head_room:]
+        if not text:
+            return
+        self._tail.append(text)
+        self._tail_size += len(text)
+        budget = self._limit - self._limit // 2
+        while self._tail_size > budget and self._tail:
+            excess = self._tail_size - budget
+            first = self._tail[0]
+            if len(first) <= excess:
+                self._tail.pop(0)
+                self._tail_size -= len(first)
+                self._omitted += len(first)
+            else:
+                self._tail[0] = first[excess:]
+                self._tail_size -= excess
+                self._omitted += excess
+
+    def event(self, item: ExecutionEvent) -> Event | None:
+        """The stream event for one execution event (`None` for the final status)."""
+        from .execution.events import ActiveLine, Finished, Image, Output
+
+        if isinstance(item, Output):
+            self._keep(item.text)
+            return ConsoleEvent(item.text, item.stream)
+        if isinstance(item, ActiveLine):
+            return ActiveLineEvent(item.line)
+        if isinstance(item, Image):
+            self._keep(f"[image: {item.mime}]\n")
+            return ImageEvent(item.mime, item.data)
+        if isinstance(item, Finished):
+            self.finished = item
+        return None
+
+    def result(self) -> tuple[str, bool]:
+        """The text sent back to the model, and whether the run failed."""
+        output = "".join(self._head)
+        if self._omitted:
+            output += f"\n[... {self._omitted} characters of output omitted ...]\n"
+        output += "".join(self._tail)
+        finished = self.finished
+        status = getattr(finished, "status", "ok")
+        if not output.strip():
+            output = "(no output)"
+        if status == "ok":
+            return output, False
+        error = getattr(finished, "error", None)
+        note = {
+            "error": "The code raised an error",
+            "timeout": "The code was stopped: it ran past its time limit",
+            "interrupted": "The code was interrupted",
+            "killed": "The code was killed",
+        }.get(status, f"The code ended with status {status}")
+        return f"{output}\n[{note}{': ' + error if error else ''}]", True

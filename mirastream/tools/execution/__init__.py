@@ -1,0 +1,39 @@
+r"""Run code in a persistent child process: a Python (Jupyter kernel) or a shell session.
+
+```python
+from mirastream.tools.execution import Limits, Output, PythonSession
+
+with PythonSession(Limits(timeout=10)) as python:
+    for event in python.execute("print('hi')\n34 / 24"):
+        if isinstance(event, Output):
+            print(event.text, end="")
+```
+
+Code never runs in the host interpreter. Each session has one child (an IPython kernel, or
+`bash`) in its own process group, with limits (`Limits`), a sanitised environment, and a
+temporary working folder by default. `execute()` / `aexecute()` stream `Output`,
+`ActiveLine`, `Image` events as they happen and end with one `Finished`.
+
+Importing this package imports no Jupyter code: `PythonSession` needs the `code` extra
+(`jupyter_client`, `ipykernel`) only when it starts.
+"""
+
+from ._errors import SessionStartError
+from .events import ActiveLine, ExecutionEvent, Finished, FinishStatus, Image, ImageMime, Output
+from .limits import Limits
+from .python import PythonSession
+from .shell import ShellSession
+
+__all__ = [
+    "ActiveLine",
+    "ExecutionEvent",
+    "FinishStatus",
+    "Finished",
+    "Image",
+    "ImageMime",
+    "Limits",
+    "Output",
+    "PythonSession",
+    "SessionStartError",
+    "ShellSession",
+]

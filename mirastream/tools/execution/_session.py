@@ -1,0 +1,440 @@
+"""What the Python and shell sessions share: lifecycle, drivers, cleanup.
+
+A session owns a `Workspace` (kept across restarts of its child, removed on close) and at
+most one `Child` at a time. A subclass says how to launch a child (sync and async), how to
+wait for it (`_perform`/`_aperform`, the only IO), and what starting and running code mean
+(flows, see `_flow`). This class drives the flows, restarts a child that died, stops
+abandoned runs, and guarantees cleanup: `close()`, `aclose()`, or, for a session dropped
+without either, a `weakref.finalize` that kills the process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+import time
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
+from types import TracebackType
+from typing import ClassVar, Literal, TypeVar
+
+from ._control import RunControl
+from ._flow import Emit, Flow, Receive, WaitExit, arun, astream, cancelled, run, stream
+from ._process import interrupt_group, kill_group
+from ._workspace import Workspace
+from .events import ExecutionEvent, Output
+from .limits import Limits
+
+World = Literal["sync", "async"]
+S = TypeVar("S", bound="Session")
+
+KILL_WAIT = 5.0
+"""Seconds to wait for a killed child to be reaped."""
+
+
+class Child(ABC):
+    """One child process of a session (started in its own process group) and its IO."""
+
+    pid: int
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.closed = False
+        self.closing = False  # the session is closing it (a start in progress then fails)
+        self.lock = threading.Lock()  # held while a sync wait uses the child's IO
+        self.alock: asyncio.Lock | None = None  # the same, for the async world
+        # An async child's IO belongs to the event loop that started it.
+        self.loop = asyncio.get_running_loop() if self.world == "async" else None
+
+    def foreign(self) -> bool:
+        """Whether this is an async child of an event loop other than the running one."""
+        if self.loop is None:
+            return False
+        try:
+            return asyncio.get_running_loop() is not self.loop
+        except RuntimeError:
+            return True
+
+    @abstractmethod
+    def poll(self) -> int | None:
+        """The return code if the process has ended, else `None`."""
+
+    @abstractmethod
+    def wait(self, timeout: float) -> int | None:
+        """Wait (blocking) for the process to end; its return code, or `None`.
+
+        A child reaped by its event loop only reports what is known, without blocking.
+        """
+
+    @abstractmethod
+    async def await_exit(self, timeout: float) -> int | None:
+        """Wait (async) for the process to end; its return code, or `None`."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Close the IO (sockets, pipes) without waiting; safe to call twice."""
+
+    def interrupt(self) -> None:
+        """`SIGINT` to the child's process group."""
+        if self.poll() is None:
+            interrupt_group(self.pid)
+
+    def kill(self) -> None:
+        """`SIGKILL` to the child's process group (also to what it left running)."""
+        if self.poll() is None:
+            kill_group(self.pid)
+
+
+class _Resources:
+    """What a session must clean up, kept apart from it for `weakref.finalize`."""
+
+    __slots__ = ("child", "workspace")
+
+    def __init__(self) -> None:
+        self.child: Child | None = None
+        self.workspace: Workspace | None = None
+
+    def release(self) -> None:
+        """Kill the child's group, reap it if possible, close its IO, remove the folders."""
+        child, self.child = self.child, None
+        if child is not None:
+            with contextlib.suppress(Exception):
+                child.kill()
+                child.wait(1.0)
+            with contextlib.suppress(Exception):
+                child.release()
+        workspace, self.workspace = self.workspace, None
+        if workspace is not None:
+            workspace.remove()
+
+
+class Session(ABC):
+    """A persistent child process that runs code; see `PythonSession` and `ShellSession`."""
+
+    language: ClassVar[str]
+    _state_lost: ClassVar[str] = "earlier state is lost"
+    """What a restart loses, e.g. "earlier variables and imports are lost"."""
+
+    def __init__(self, limits: Limits) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
+        self.limits = limits
+        self._resources = _Resources()
+        self._finalizer = weakref.finalize(self, self._resources.release)
+        self._current: tuple[Flow[None], Child] | None = None
+        self._control: RunControl | None = None
+        self._in_io = False
+        self._lost = False
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else "stopped"
+        return f"{type(self).__name__}({state}, limits={self.limits!r})"
+
+    # What a session kind provides --------------------------------------------------------
+
+    @abstractmethod
+    def _launch(self, workspace: Workspace) -> Child:
+        """Start a child for the sync world (it is not ready yet)."""
+
+    @abstractmethod
+    async def _alaunch(self, workspace: Workspace) -> Child:
+        """Start a child for the async world (it is not ready yet)."""
+
+    @abstractmethod
+    def _start_flow(self, child: Child) -> Flow[None]:
+        """Make a launched child ready; raise `SessionStartError` if it cannot be."""
+
+    @abstractmethod
+    def _execute_flow(self, child: Child, code: str, control: RunControl) -> Flow[None]:
+        """Run `code`, emitting its events, and end with exactly one `Finished`."""
+
+    @abstractmethod
+    def _receive(self, child: Child, step: Receive) -> object:
+        """Perform a `Receive` step with blocking IO."""
+
+    @abstractmethod
+    async def _areceive(self, child: Child, step: Receive) -> object:
+        """Perform a `Receive` step with async IO."""
+
+    # State -------------------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child runs (the session is started and its child has not died)."""
+        child = self._resources.child
+        return child is not None and not child.closed and child.poll() is None
+
+    @property
+    def workdir(self) -> str | None:
+        """The child's working folder, once the session has started."""
+        workspace = self._resources.workspace
+        return None if workspace is None else str(workspace.workdir)
+
+    def _child_for(self, world: World) -> Child | None:
+        child = self._resources.child
+        if child is not None and child.world != world:
+            other = "execute()/start()" if child.world == "sync" else "aexecute()/astart()"
+            raise RuntimeError(
+                f"this {type(self).__name__} was started with {other}: use one world (sync or async) "
+                "per session, or close it first"
+            )
+        if child is not None and child.foreign():
+            raise RuntimeError(
+                f"this {type(self).__name__} was started in another event loop: use a session in one "
+                "loop, or close it first"
+            )
+        return child
+
+    # Sync --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the child if it is not running (a dead one is replaced); idempotent.
+
+        Raises:
+            SessionStartError: the child could not be started.
+        """
+        if self.alive:
+            self._child_for("sync")
+            return
+        self._lost = self._lost or self._resources.child is not None
+        self._drop_child()
+        workspace = self._workspace()
+        child = self._resources.child = self._launch(workspace)
+        try:
+            run(self._start_flow(child), partial(self._perform, child))
+        except BaseException:
+            self._drop_child()
+            raise
+
+    def execute(self, code: str) -> Iterator[ExecutionEvent]:
+        """Run `code` in the session and stream its events as they are produced.
+
+        Starts the session if needed (also after its child died: the first event is then
+        a note that earlier state is lost). The events end with exactly one `Finished`.
+        Closing the iterator early (`break` then `close()`, or dropping it) stops the code:
+        it is interrupted, then killed after `Limits.grace`; the session stays usable.
+        """
+        _check_code(code)
+        return self._execute(code)
+
+    def _execute(self, code: str) -> Iterator[ExecutionEvent]:
+        self._supersede()
+        self.start()
+        child = self._resources.child
+        assert child is not None
+        flow = self._run(child, code)
+        self._current = (flow, child)
+        yield from stream(flow, partial(self._perform, child), partial(self._kill_now, child))
+
+    def interrupt(self) -> None:
+        """Interrupt the running execution (`SIGINT`), as Ctrl-C would; safe from any thread.
+
+        It finishes with status `"interrupted"`, or `"killed"` if it does not stop within
+        `Limits.grace`. Does nothing when no code runs.
+        """
+        control, child = self._control, self._resources.child
+        if control is not None and child is not None and control.stop(time.monotonic(), "interrupted"):
+            child.interrupt()
+
+    def close(self) -> None:
+        """Stop the child and its whole process group and remove a temporary workdir; idempotent.
+
+        Code still running is killed (its execution, if iterated later, finishes with
+        `"killed"`). The session can be started again afterwards.
+        """
+        child = self._resources.child
+        if child is not None:
+            if self._control is not None:
+                self._control.kill("closed")
+            child.closing = True
+            child.kill()
+            child.wait(KILL_WAIT)
+            with child.lock:
+                child.release()
+        self._close_resources()
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # Async -------------------------------------------------------------------------------
+
+    async def astart(self) -> None:
+        """Start the child if it is not running (a dead one is replaced); idempotent.
+
+        Raises:
+            SessionStartError: the child could not be started.
+        """
+        if self.alive:
+            self._child_for("async")
+            return
+        self._lost = self._lost or self._resources.child is not None
+        await self._adrop_child()
+        workspace = self._workspace()
+        child = self._resources.child = await self._alaunch(workspace)
+        try:
+            await arun(self._start_flow(child), partial(self._aperform, child))
+        except BaseException:
+            await self._adrop_child()
+            raise
+
+    def aexecute(self, code: str) -> AsyncIterator[ExecutionEvent]:
+        """Run `code` and stream its events as they are produced (async); see `execute()`.
+
+        Cancelling the consuming task, or closing the iterator early, stops the code: it is
+        interrupted, then killed after `Limits.grace`, before the cancellation completes.
+        """
+        _check_code(code)
+        return self._aexecute(code)
+
+    async def _aexecute(self, code: str) -> AsyncIterator[ExecutionEvent]:
+        await self._asupersede()
+        await self.astart()
+        child = self._resources.child
+        assert child is not None
+        flow = self._run(child, code)
+        self._current = (flow, child)
+        async for event in astream(flow, partial(self._aperform, child), partial(self._kill_now, child)):
+            yield event
+
+    async def aclose(self) -> None:
+        """Stop the child and its whole process group and remove a temporary workdir; idempotent."""
+        child = self._resources.child
+        if child is not None:
+            if self._control is not None:
+                self._control.kill("closed")
+            child.closing = True
+            child.kill()
+            if child.foreign():
+                child.release()  # its loop is gone or elsewhere: nothing of it can be awaited here
+            else:
+                await child.await_exit(KILL_WAIT)
+                async with self._alock(child):
+                    child.release()
+        self._close_resources()
+
+    async def __aenter__(self: S) -> S:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # Shared machinery --------------------------------------------------------------------
+
+    def _run(self, child: Child, code: str) -> Flow[None]:
+        if self._lost:
+            self._lost = False
+            note = f"[mirastream] the {self.language} session was restarted: {self._state_lost}\n"
+            yield Emit(Output("stderr", note))
+        control = self._control = RunControl(self.limits, time.monotonic())
+        try:
+            yield from self._execute_flow(child, code, control)
+        finally:
+            if self._control is control:
+                self._control = None
+            if child.closed or child.poll() is not None:
+                self._lost = self._lost or self._resources.child is child
+
+    def _perform(self, child: Child, step: Receive | WaitExit) -> object:
+        self._in_io = True
+        try:
+            if isinstance(step, WaitExit):
+                return child.wait(step.timeout)
+            with child.lock:
+                return None if child.closed else self._receive(child, step)
+        finally:
+            self._in_io = False
+
+    async def _aperform(self, child: Child, step: Receive | WaitExit) -> object:
+        self._in_io = True
+        try:
+            if isinstance(step, WaitExit):
+                return await child.await_exit(step.timeout)
+            async with self._alock(child):
+                return None if child.closed else await self._areceive(child, step)
+        finally:
+            self._in_io = False
+
+    @staticmethod
+    def _alock(child: Child) -> asyncio.Lock:
+        if child.alock is None:
+            child.alock = asyncio.Lock()
+        return child.alock
+
+    def _kill_now(self, child: Child) -> None:
+        """The last resort when stopping code failed: kill its group, restart on next use."""
+        child.kill()
+        self._lost = self._lost or self._resources.child is child
+
+    def _abandoned(self) -> tuple[Flow[None], Child] | None:
+        """An earlier execution whose consumer stopped iterating without closing it."""
+        current = self._current
+        if current is None or inspect.getgeneratorstate(current[0]) != inspect.GEN_SUSPENDED:
+            self._current = None
+            return None
+        if self._in_io:
+            raise RuntimeError(f"another execution is running in this {type(self).__name__}")
+        self._current = None
+        return current
+
+    def _supersede(self) -> None:
+        abandoned = self._abandoned()
+        if abandoned is not None:
+            flow, child = abandoned
+            run(cancelled(flow), partial(self._perform, child))
+
+    async def _asupersede(self) -> None:
+        abandoned = self._abandoned()
+        if abandoned is not None:
+            flow, child = abandoned
+            await arun(cancelled(flow), partial(self._aperform, child))
+
+    def _workspace(self) -> Workspace:
+        if self._resources.workspace is None:
+            self._resources.workspace = Workspace(self.limits)
+        return self._resources.workspace
+
+    def _drop_child(self) -> None:
+        """Reap and release a dead (or failed) child, keeping the workspace."""
+        child = self._resources.child
+        if child is None:
+            return
+        child.kill()
+        child.wait(KILL_WAIT)
+        with child.lock:
+            child.release()
+        self._resources.child = None
+
+    async def _adrop_child(self) -> None:
+        child = self._resources.child
+        if child is None:
+            return
+        child.kill()
+        if child.foreign():
+            child.release()
+        else:
+            await child.await_exit(KILL_WAIT)
+            async with self._alock(child):
+                child.release()
+        self._resources.child = None
+
+    def _close_resources(self) -> None:
+        self._resources.release()
+        self._current = None
+        self._control = None
+        self._lost = False
+
+
+def _check_code(code: object) -> None:
+    if not isinstance(code, str):
+        raise TypeError(f"code must be a str, not {type(code).__name__}")

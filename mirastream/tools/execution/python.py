@@ -1,0 +1,219 @@
+r"""`PythonSession`: a persistent IPython kernel in a child process.
+
+```python
+from mirastream.tools.execution import Limits, PythonSession
+
+with PythonSession(Limits(timeout=30)) as session:
+    for event in session.execute("x = 6 * 7\nx"):
+        print(event)
+```
+
+The kernel keeps its variables between executions. The code runs exactly as approved
+(nothing is added to it), as an IPython cell: IPython's syntax works too (`%magic`,
+`!command`), and the last expression's value is shown as in a notebook. Images
+(Matplotlib figures, `IPython.display.Image`) arrive as `Image` events. `input()` raises
+(the code gets no stdin). Needs `jupyter_client` and `ipykernel`
+(`pip install "mirastream[code]"`) in the host's interpreter, which also runs the kernel.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+
+from ._control import RunControl
+from ._errors import SessionStartError
+from ._flow import Cancelled, Emit, Flow, Receive, WaitExit
+from ._jupyter_decode import JupyterDecoder, message_type, parent_id
+from ._kernel import KernelChild
+from ._kernel_bootstrap import BOOTSTRAP
+from ._process import describe_exit, kill_group
+from ._session import KILL_WAIT, Child, Session
+from ._workspace import Workspace
+from .limits import Limits
+
+if TYPE_CHECKING:
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+    from jupyter_client.blocking.client import BlockingKernelClient
+
+__all__ = ["PythonSession"]
+
+START_TIMEOUT = 60.0
+"""Seconds a new kernel gets to answer and run the bootstrap."""
+
+KERNEL_MEMORY_MB = 300
+"""About the address space an idle IPython kernel needs (`Limits.max_memory_mb`)."""
+
+IDLE_AFTER_REPLY = 1.0
+"""Seconds to wait for the final `idle` status once the `execute_reply` has come."""
+
+_DEFAULT_LIMITS = Limits()
+
+Message = dict[str, Any]
+
+
+class PythonSession(Session):
+    """A persistent Python (IPython kernel) session; see the module docs.
+
+    Use it from one world at a time: `start`/`execute`/`close` (sync) or
+    `astart`/`aexecute`/`aclose` (async, within one event loop), and one execution at a
+    time. `interrupt()`, `alive` and the sync `close()` may be used from any thread (a
+    `close()` ends a running execution with `"killed"`). Both are context managers
+    (`with`, `async with`).
+    """
+
+    language: ClassVar[str] = "python"
+    _state_lost: ClassVar[str] = "earlier variables and imports are lost"
+
+    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
+        super().__init__(limits)
+
+    # Launching -----------------------------------------------------------------------
+
+    def _launch(self, workspace: Workspace) -> Child:
+        return KernelChild(workspace, self.limits, "sync")
+
+    async def _alaunch(self, workspace: Workspace) -> Child:
+        return KernelChild(workspace, self.limits, "async")
+
+    # IO ------------------------------------------------------------------------------
+
+    # The channels' own `get_msg`: `BlockingKernelClient.get_iopub_msg` would run that
+    # blocking call through `run_sync`, which sets a hidden event loop on the calling thread
+    # (and starts a thread when one is already running there).
+
+    def _receive(self, child: Child, step: Receive) -> object:
+        client = cast("BlockingKernelClient", cast(KernelChild, child).client)
+        channel = client.iopub_channel if step.channel == "iopub" else client.shell_channel
+        try:
+            return channel.get_msg(timeout=step.timeout)
+        except queue.Empty:
+            return None
+
+    async def _areceive(self, child: Child, step: Receive) -> object:
+        client = cast("AsyncKernelClient", cast(KernelChild, child).client)
+        channel = client.iopub_channel if step.channel == "iopub" else client.shell_channel
+        try:
+            return await channel.get_msg(timeout=step.timeout)
+        except queue.Empty:
+            return None
+
+    # Flows ---------------------------------------------------------------------------
+
+    def _start_flow(self, child: Child) -> Flow[None]:
+        kernel = cast(KernelChild, child)
+        client = kernel.client
+        deadline = time.monotonic() + START_TIMEOUT
+        # The kernel_info reply proves the shell channel works; an iopub message (the status
+        # around a kernel_info request) proves the iopub subscription is in place, so no
+        # output of the first execution can be lost. Requests repeat until one is seen.
+        client.kernel_info()
+        replied = subscribed = False
+        asked = time.monotonic()
+        while not subscribed:
+            self._check_starting(kernel, deadline)
+            message = yield Receive(0.1, "iopub" if replied else "shell")
+            if message is not None:
+                subscribed = replied
+                replied = replied or message_type(cast(Message, message)) == "kernel_info_reply"
+            elif replied and time.monotonic() - asked > 0.2:
+                client.kernel_info()
+                asked = time.monotonic()
+        msg_id = client.execute(BOOTSTRAP, silent=True, store_history=False, allow_stdin=False)
+        while True:
+            self._check_starting(kernel, deadline)
+            reply = cast("Message | None", (yield Receive(0.1, "shell")))
+            if reply is not None and parent_id(reply) == msg_id:
+                content = reply.get("content") or {}
+                if content.get("status") != "ok":
+                    error = f"{content.get('ename')}: {content.get('evalue')}"
+                    raise SessionStartError(f"the Python kernel's set-up code failed: {error}")
+                return
+
+    def _check_starting(self, kernel: KernelChild, deadline: float) -> None:
+        if kernel.closing:
+            raise SessionStartError("the session was closed while the Python kernel was starting")
+        returncode = kernel.poll()
+        failure = kernel.start_failure() if returncode is None else kernel.log_tail()
+        if returncode is None and failure is None:
+            if time.monotonic() > deadline:
+                raise SessionStartError(f"the Python kernel did not start within {START_TIMEOUT:g} s")
+            return
+        how = (
+            "failed to start"
+            if returncode is None
+            else f"exited while starting ({describe_exit(returncode)})"
+        )
+        message = f"the Python kernel {how}" + (f":\n{failure}" if failure else "")
+        memory = self.limits.max_memory_mb
+        if memory is not None and memory < 2 * KERNEL_MEMORY_MB:
+            message += f"\n(Limits.max_memory_mb={memory} may be too low: a kernel needs about"
+            message += f" {KERNEL_MEMORY_MB} MB)"
+        raise SessionStartError(message)
+
+    def _execute_flow(self, child: Child, code: str, control: RunControl) -> Flow[None]:
+        kernel = cast(KernelChild, child)
+        while (yield Receive(0, "shell")) is not None:
+            pass  # replies of earlier requests
+        msg_id = kernel.client.execute(
+            code, silent=False, store_history=True, allow_stdin=False, stop_on_error=False
+        )
+        decoder = JupyterDecoder(msg_id)
+        quiet = False
+        while True:
+            try:
+                outcome = yield from self._pump(kernel, decoder, control, quiet)
+                break
+            except Cancelled:
+                quiet = True
+                if control.stop(time.monotonic(), "cancelled"):
+                    kernel.interrupt()
+        now = time.monotonic()
+        restart = f"the next run starts a new Python session ({self._state_lost})"
+        if outcome == "done":
+            finished = control.finished(now, decoder.status, decoder.error)
+        elif outcome == "killed":
+            finished = control.finished(now, "killed", None, killed=True, restart_note=restart)
+        else:
+            if not kernel.closed:
+                kill_group(kernel.pid)  # what the kernel left running in its group
+            returncode = kernel.poll()
+            how = "the session was closed" if kernel.closed else describe_exit(returncode or 0)
+            died = f"the Python kernel died ({how})"
+            finished = control.finished(now, "killed", died, restart_note=restart)
+        if not quiet:
+            for event in [*decoder.finish(), finished]:
+                yield Emit(event)
+
+    def _pump(
+        self, kernel: KernelChild, decoder: JupyterDecoder, control: RunControl, quiet: bool
+    ) -> Flow[Literal["done", "killed", "died"]]:
+        """Receive the execution's messages until it is done, stopping it when due."""
+        replied_at: float | None = None
+        while not decoder.done:
+            now = time.monotonic()
+            action = control.due(now)
+            if action == "interrupt":
+                kernel.interrupt()
+            elif action == "kill":
+                kernel.kill()
+                yield WaitExit(KILL_WAIT)
+                return "killed"
+            message = cast("Message | None", (yield Receive(control.wait(now), "iopub")))
+            if message is not None:
+                for event in decoder.feed(message):
+                    for admitted in control.admit(event):
+                        if not quiet:
+                            yield Emit(admitted)
+                continue
+            if kernel.closed or kernel.poll() is not None:
+                return "died"
+            reply = cast("Message | None", (yield Receive(0, "shell")))
+            if reply is not None:
+                decoder.feed_reply(reply)
+            if decoder.replied:
+                replied_at = replied_at or now
+                if now - replied_at > IDLE_AFTER_REPLY:
+                    return "done"  # the idle status was lost (iopub dropped messages)
+        return "done"
