@@ -11,7 +11,6 @@ exit by itself if the host dies. The kernel's own stdout and stderr go to a log 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib.util
 import itertools
@@ -22,7 +21,6 @@ import site
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -135,21 +133,6 @@ class KernelChild(Child):
             self.kill()
             self.process.wait()
             raise
-
-    def poll(self) -> int | None:
-        return self.process.poll()
-
-    def wait(self, timeout: float) -> int | None:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    async def await_exit(self, timeout: float) -> int | None:
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return self.process.returncode
 
     def release(self) -> None:
         if self.closed:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import subprocess
 import threading
 import time
 import weakref
@@ -40,6 +41,7 @@ class Child(ABC):
     """One child process of a session (started in its own process group) and its IO."""
 
     pid: int
+    process: subprocess.Popen[bytes]
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -59,20 +61,23 @@ class Child(ABC):
         except RuntimeError:
             return True
 
-    @abstractmethod
     def poll(self) -> int | None:
         """The return code if the process has ended, else `None`."""
+        return self.process.poll()
 
-    @abstractmethod
     def wait(self, timeout: float) -> int | None:
-        """Wait (blocking) for the process to end; its return code, or `None`.
+        """Wait (blocking) for the process to end; its return code, or `None`."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
-        A child reaped by its event loop only reports what is known, without blocking.
-        """
-
-    @abstractmethod
     async def await_exit(self, timeout: float) -> int | None:
         """Wait (async) for the process to end; its return code, or `None`."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return self.process.returncode
 
     @abstractmethod
     def release(self) -> None:

@@ -22,7 +22,6 @@ import os
 import selectors
 import shutil
 import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -135,21 +134,6 @@ class ShellChild(Child):
                 self._selector.unregister(key.fileobj)
             pieces.append((key.data, data))
         return pieces or None
-
-    def poll(self) -> int | None:
-        return self.process.poll()
-
-    def wait(self, timeout: float) -> int | None:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    async def await_exit(self, timeout: float) -> int | None:
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return self.process.returncode
 
     def release(self) -> None:
         if self.closed:
