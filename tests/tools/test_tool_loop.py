@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pytest
 
 from mirastream import ResponseChunk
-from mirastream.errors import MaxStepsReached
+from mirastream.errors import ConfigurationError, MaxStepsReached
 from mirastream.events import ConfirmationEvent, ConsoleEvent, Event
 from mirastream.tools import CodeInterpreter, FunctionTool
 from mirastream.tools.execution import Limits
@@ -474,3 +474,64 @@ def test_closing_mid_run_stops_the_code_and_leaves_no_process(
     assert _children() - before == set()  # the shell and its `sleep` are gone
     assert len(server.requests) == 1
     interpreter.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_parallel_calls_are_all_run_and_answered_in_order(
+    provider: str, mode: str, server: LoopbackServer, connect: Callable[[str], None]
+) -> None:
+    connect(provider)
+    server.queue(Reply.sse(f"{provider}/tool_calls.sse"), Reply.sse(f"tools/{provider}_weather_final.sse"))
+    prompt = prompt_class(provider, [get_weather])(question="Weather in Paris and Tokyo?")
+    _, stream = run(lambda: prompt.stream() if mode == "sync" else prompt.stream_async(), mode)
+    results = tool_results(provider, server.requests[1])
+    assert [json.loads(output)["city"] for _, output in results] == ["Paris", "Tøkyo"]
+    calls = stream.response.steps[0].response.tool_calls
+    if provider != "gemini":  # Gemini matches results by name; the others by call id
+        assert [call_id for call_id, _ in results] == [call.id for call in calls]
+    assert [result.call.id for result in stream.response.steps[0].results] == [call.id for call in calls]
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_a_confirm_callback_decides(
+    approve: bool, server: LoopbackServer, connect: Callable[[str], None]
+) -> None:
+    connect("openai")
+    queue_turns(server, "openai", "shell", "final")
+    seen: list[str] = []
+
+    def confirm(event: ConfirmationEvent) -> bool:
+        seen.append(event.code)
+        return approve
+
+    interpreter = CodeInterpreter(confirm=confirm)
+    items = list(prompt_class("openai", [interpreter])(question="Run it").stream())
+    interpreter.close()
+    assert seen == ["echo $OPENAI_API_KEY-end"]
+    (confirmation,) = [item for item in items if isinstance(item, ConfirmationEvent)]
+    assert confirmation.decision is approve
+    ran = any(isinstance(item, ConsoleEvent) for item in items)
+    assert ran is approve
+    ((_, result),) = tool_results("openai", server.requests[1])
+    assert ("declined" in result) is not approve
+
+
+def test_an_async_confirm_callback_is_awaited_in_async_streams(
+    server: LoopbackServer, connect: Callable[[str], None]
+) -> None:
+    connect("openai")
+    queue_turns(server, "openai", "shell", "final")
+
+    async def confirm(event: ConfirmationEvent) -> bool:
+        await asyncio.sleep(0)
+        return event.language == "shell"
+
+    interpreter = CodeInterpreter(confirm=confirm)
+    prompt = prompt_class("openai", [interpreter])(question="Run it")
+    items, _ = run(prompt.stream_async, "async")
+    assert "".join(item.content for item in items if isinstance(item, ConsoleEvent)) == "-end\n"
+
+    queue_turns(server, "openai", "shell", "final")
+    with pytest.raises(ConfigurationError, match="stream_async"):
+        list(prompt.stream())
