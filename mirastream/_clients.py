@@ -255,7 +255,7 @@ class DefaultClients(Generic[SyncClientT, AsyncClientT]):
         api_key, base_url = self.settings(prompt_class)
         sdk_class = self._sdk_class(self._sync_class)
         client: SyncClientT = self._cache.sync_client(
-            (api_key, base_url), lambda: sdk_class(api_key=api_key, base_url=base_url)
+            (api_key, base_url), lambda: sdk_class(api_key=api_key, base_url=base_url, max_retries=0)
         )
         return client
 
@@ -278,7 +278,7 @@ class DefaultClients(Generic[SyncClientT, AsyncClientT]):
         sdk_class = self._sdk_class(self._async_class)
 
         def make() -> tuple[AsyncClientT, Callable[[], Awaitable[None]]]:
-            client = sdk_class(api_key=api_key, base_url=base_url)
+            client = sdk_class(api_key=api_key, base_url=base_url, max_retries=0)
             return client, client.close
 
         return lambda: self._cache.async_client((api_key, base_url), make)

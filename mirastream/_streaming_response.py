@@ -13,6 +13,7 @@ from contextlib import aclosing, asynccontextmanager, closing, contextmanager
 from typing import Any
 
 from ._sse import ServerSentEvent, aiter_events, iter_events
+from .timeouts import Timeouts
 
 
 class StreamingResponseCall:
@@ -26,7 +27,11 @@ class StreamingResponseCall:
         *,
         client: Any = None,
         async_client: Callable[[], Any] | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
+        # A `timeout` call parameter wins; otherwise the stream's connect and idle limits.
+        if timeouts is not None and kwargs.get("timeout") is None:
+            kwargs = {**kwargs, "timeout": timeouts.for_httpx()}
         self.kwargs = kwargs
         self._client = client
         self._async_client = async_client

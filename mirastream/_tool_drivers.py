@@ -50,15 +50,10 @@ def drive_tools(stream: Stream[Any], run: AgentRun) -> Generator[Any, None, None
         if stream._status:
             yield StatusEvent("run.created", 0)
         while (call := run.next_call()) is not None:
-            stream._new_turn(call)
-            with call.send() as items:
-                stream._connected = True
-                for item in items:
-                    chunk = stream._accept(item)
-                    if chunk is not None:
-                        yield chunk
-                        if chunk.tool_calls:
-                            yield from run.watch(chunk)
+            for chunk in stream._turn(call):
+                yield chunk
+                if chunk.tool_calls:
+                    yield from run.watch(chunk)
             stream._decoder.finish()
             stream._turn_open = False
             events, invocations = run.end_turn(stream._decoder.response())
@@ -132,16 +127,15 @@ async def adrive_tools(stream: AsyncStream[Any], run: AgentRun) -> AsyncGenerato
         if stream._status:
             yield StatusEvent("run.created", 0)
         while (call := run.next_call()) is not None:
-            stream._new_turn(call)
-            async with call.send_async() as items:
-                stream._connected = True
-                async for item in items:
-                    chunk = stream._accept(item)
-                    if chunk is not None:
-                        yield chunk
-                        if chunk.tool_calls:
-                            for event in run.watch(chunk):
-                                yield event
+            exits, items, first = await stream._aopen(call)
+            async with exits:
+                chunk = first
+                while chunk is not None:
+                    yield chunk
+                    if chunk.tool_calls:
+                        for event in run.watch(chunk):
+                            yield event
+                    chunk = await _anext_chunk(stream, items)
             stream._decoder.finish()
             stream._turn_open = False
             events, invocations = run.end_turn(stream._decoder.response())
@@ -214,3 +208,12 @@ async def _arun_code(invocation: Invocation, outcome: _Outcome) -> AsyncGenerato
         raise
     yield _console(start=False)
     outcome.set(*collector.result())
+
+
+async def _anext_chunk(stream: AsyncStream[Any], items: Any) -> Any:
+    """The next chunk of the turn, or `None` at its end."""
+    async for item in items:
+        chunk = stream._accept(item)
+        if chunk is not None:
+            return chunk
+    return None

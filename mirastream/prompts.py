@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ._template import ParsedTemplate, parse_template, placeholder_value, render
 from .errors import TemplateError
 from .messages import Message
+from .retries import DEFAULT_RETRIES, RetryPolicy
+from .timeouts import Timeouts
 
 if TYPE_CHECKING:
     from ._provider import ProviderCall
@@ -32,6 +34,8 @@ _RESERVED = frozenset(
         "client",
         "max_steps",
         "messages",
+        "retries",
+        "timeouts",
         "prompt_template",
         "request_kwargs",
         "stream",
@@ -88,6 +92,10 @@ class BasePrompt(BaseModel):
     prompt_template: ClassVar[str]
     max_steps: ClassVar[int] = 10
     """With tools: the most model turns one stream may take (`MaxStepsReached` beyond)."""
+    retries: ClassVar[RetryPolicy] = DEFAULT_RETRIES
+    """How to retry a request that fails before its first chunk (see `mirastream.retries`)."""
+    timeouts: ClassVar[Timeouts] = Timeouts()
+    """The time limits of a stream: connect, first chunk, idle (see `Timeouts`)."""
     _parsed_template: ClassVar[ParsedTemplate | None] = None
 
     @classmethod
@@ -174,6 +182,9 @@ class BasePrompt(BaseModel):
         stream_class: Callable[..., StreamT],
         params: BaseCallParams,
         make_call: Callable[[Sequence[Message]], ProviderCall[Any]],
+        *,
+        retries: RetryPolicy | None,
+        timeouts: Timeouts,
     ) -> StreamT:
         """A stream for this prompt: one model turn, or a tool loop when `params` has tools to run.
 
@@ -181,9 +192,10 @@ class BasePrompt(BaseModel):
         """
         messages = self.messages()
         first = make_call(messages)
+        policy = {"retries": self.retries if retries is None else retries, "timeouts": timeouts}
         tools = getattr(params, "tools", None)
         if tools is None or all(isinstance(tool, dict) for tool in tools):
-            return stream_class(first)
+            return stream_class(first, **policy)
         from ._agent import AgentRun
         from .tools._specs import declared_names, executable_tools
 
@@ -196,7 +208,7 @@ class BasePrompt(BaseModel):
             declared=declared_names(tools),
             first_call=first,
         )
-        return stream_class(first, run)
+        return stream_class(first, run, **policy)
 
     def __str__(self) -> str:
         """The rendered template text, role markers included."""

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from contextlib import AsyncExitStack, ExitStack
 from time import perf_counter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn
 
 from ._provider import ChunkT, Decoder, ProviderCall
 from ._tool_drivers import adrive_tools, drive_tools
-from .errors import APIConnectionError, MirastreamError, StreamAlreadyConsumed, StreamInterrupted
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    MirastreamError,
+    StreamAlreadyConsumed,
+    StreamInterrupted,
+)
 from .responses import Response
+from .retries import DEFAULT_RETRIES, RetryPolicy, build_retrying
+from .timeouts import Timeouts
 
 if TYPE_CHECKING:
     from ._agent import AgentRun
@@ -24,10 +34,19 @@ _State = Literal["new", "running", "done", "interrupted", "failed"]
 class _StreamState(Generic[ChunkT]):
     """What the sync and async streams share: bookkeeping, error conversion, the response."""
 
-    def __init__(self, call: ProviderCall[Any], agent: AgentRun | None = None) -> None:
+    def __init__(
+        self,
+        call: ProviderCall[Any],
+        agent: AgentRun | None = None,
+        *,
+        retries: RetryPolicy = DEFAULT_RETRIES,
+        timeouts: Timeouts | None = None,
+    ) -> None:
         self._call = call
         self._decoder: Decoder[Any] = call.decoder()
         self._agent = agent
+        self._retries = retries
+        self._timeouts = timeouts or Timeouts()
         self._turn_open = False
         self._status = False
         self._state: _State = "new"
@@ -114,6 +133,18 @@ class _StreamState(Generic[ChunkT]):
             self._first_chunk_at = perf_counter()
         return chunk
 
+    def _typed(self, error: BaseException) -> BaseException:
+        """`error` as mirastream's typed error (what retry policies see), if it is the SDK's."""
+        if not isinstance(error, Exception) or isinstance(error, MirastreamError):
+            return error
+        return self._call.convert_error(error) or error
+
+    def _first_chunk_timeout(self) -> APITimeoutError:
+        return APITimeoutError(
+            f"no chunk arrived within the first_chunk timeout ({self._timeouts.first_chunk} s)",
+            provider=self.provider,
+        )
+
     def _complete(self) -> None:
         """The stream ended: check that the provider finished its answer."""
         self._decoder.finish()
@@ -128,10 +159,7 @@ class _StreamState(Generic[ChunkT]):
             self._end("interrupted")
             raise error
         self._end("failed")
-        if isinstance(error, MirastreamError):
-            converted: BaseException = error
-        else:
-            converted = self._call.convert_error(error) or error
+        converted = self._typed(error)
         if isinstance(converted, MirastreamError):
             if self._first_chunk_at is not None and type(converted) is APIConnectionError:
                 converted = StreamInterrupted(
@@ -158,8 +186,15 @@ class Stream(_StreamState[ChunkT]):
     releases it at once as well. Afterwards `response` holds the aggregated answer.
     """
 
-    def __init__(self, call: ProviderCall[Any], agent: AgentRun | None = None) -> None:
-        super().__init__(call, agent)
+    def __init__(
+        self,
+        call: ProviderCall[Any],
+        agent: AgentRun | None = None,
+        *,
+        retries: RetryPolicy = DEFAULT_RETRIES,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        super().__init__(call, agent, retries=retries, timeouts=timeouts)
         self._generator: weakref.ref[Generator[ChunkT, None, None]] | None = None
 
     def __iter__(self) -> Iterator[ChunkT]:
@@ -170,18 +205,56 @@ class Stream(_StreamState[ChunkT]):
 
     def _run(self) -> Generator[ChunkT, None, None]:
         try:
-            with self._call.send() as items:
-                self._connected = True
-                for item in items:
-                    chunk = self._accept(item)
-                    if chunk is not None:
-                        yield chunk
+            yield from self._turn(self._call)
             self._complete()
         except GeneratorExit:
             self._end("interrupted")
             raise
         except BaseException as error:
             self._fail(error)
+
+    def _turn(self, call: ProviderCall[Any]) -> Generator[Any, None, None]:
+        """One model turn: send `call` (retrying until its first chunk), then stream the rest."""
+        stack, items, first = self._open(call)
+        with stack:
+            if first is not None:
+                yield first
+                for item in items:
+                    chunk = self._accept(item)
+                    if chunk is not None:
+                        yield chunk
+
+    def _open(self, call: ProviderCall[Any]) -> tuple[ExitStack, Iterator[Any], Any]:
+        retrying = build_retrying(self._retries, asynchronous=False)
+        if retrying is None:
+            return self._attempt(call)
+        for attempt in retrying:
+            with attempt:
+                return self._attempt(call)
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    def _attempt(self, call: ProviderCall[Any]) -> tuple[ExitStack, Iterator[Any], Any]:
+        """Send `call` and read up to its first chunk (`None` if the stream has none)."""
+        self._new_turn(call)
+        stack = ExitStack()
+        try:
+            items = iter(stack.enter_context(call.send()))
+            self._connected = True
+            limit = self._timeouts.first_chunk
+            deadline = None if limit is None else perf_counter() + limit
+            for item in items:
+                chunk = self._accept(item)
+                if chunk is not None:
+                    return stack, items, chunk
+                if deadline is not None and perf_counter() > deadline:
+                    raise self._first_chunk_timeout()
+            return stack, items, None
+        except BaseException as error:
+            stack.__exit__(*sys.exc_info())
+            typed = self._typed(error)
+            if typed is error:
+                raise
+            raise typed from error
 
     def collect(self) -> Response:
         """Read the rest of the stream and return the final `Response`."""
@@ -220,8 +293,15 @@ class AsyncStream(_StreamState[ChunkT]):
     with` block (or awaiting `aclose`) releases the connection at once.
     """
 
-    def __init__(self, call: ProviderCall[Any], agent: AgentRun | None = None) -> None:
-        super().__init__(call, agent)
+    def __init__(
+        self,
+        call: ProviderCall[Any],
+        agent: AgentRun | None = None,
+        *,
+        retries: RetryPolicy = DEFAULT_RETRIES,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        super().__init__(call, agent, retries=retries, timeouts=timeouts)
         self._generator: weakref.ref[AsyncGenerator[ChunkT, None]] | None = None
 
     def __aiter__(self) -> AsyncIterator[ChunkT]:
@@ -232,18 +312,54 @@ class AsyncStream(_StreamState[ChunkT]):
 
     async def _run(self) -> AsyncGenerator[ChunkT, None]:
         try:
-            async with self._call.send_async() as items:
-                self._connected = True
-                async for item in items:
-                    chunk = self._accept(item)
-                    if chunk is not None:
-                        yield chunk
+            stack, items, first = await self._aopen(self._call)
+            async with stack:
+                if first is not None:
+                    yield first
+                    async for item in items:
+                        chunk = self._accept(item)
+                        if chunk is not None:
+                            yield chunk
             self._complete()
         except GeneratorExit:
             self._end("interrupted")
             raise
         except BaseException as error:
             self._fail(error)
+
+    async def _aopen(self, call: ProviderCall[Any]) -> tuple[AsyncExitStack, AsyncIterator[Any], Any]:
+        """Send `call` and read up to its first chunk, retrying per the policy until then."""
+        retrying = build_retrying(self._retries, asynchronous=True)
+        if retrying is None:
+            return await self._aattempt(call)
+        async for attempt in retrying:
+            with attempt:
+                return await self._aattempt(call)
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    async def _aattempt(self, call: ProviderCall[Any]) -> tuple[AsyncExitStack, AsyncIterator[Any], Any]:
+        self._new_turn(call)
+        stack = AsyncExitStack()
+        try:
+            items = aiter(await stack.enter_async_context(call.send_async()))
+            self._connected = True
+            first = await _within(self._afirst(items), self._timeouts.first_chunk)
+            return stack, items, first
+        except BaseException as error:
+            await stack.__aexit__(*sys.exc_info())
+            if isinstance(error, TimeoutError) and not isinstance(error, MirastreamError):
+                raise self._first_chunk_timeout() from error
+            typed = self._typed(error)
+            if typed is error:
+                raise
+            raise typed from error
+
+    async def _afirst(self, items: AsyncIterator[Any]) -> Any:
+        async for item in items:
+            chunk = self._accept(item)
+            if chunk is not None:
+                return chunk
+        return None
 
     async def collect(self) -> Response:
         """Read the rest of the stream and return the final `Response`."""
@@ -276,3 +392,17 @@ class AsyncStream(_StreamState[ChunkT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+async def _within(awaitable: Any, seconds: float | None) -> Any:
+    """Await `awaitable`, raising `TimeoutError` after `seconds` (`None`: no limit)."""
+    if seconds is None:
+        return await awaitable
+    if sys.version_info >= (3, 11):
+        import asyncio
+
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    import asyncio
+
+    return await asyncio.wait_for(awaitable, seconds)

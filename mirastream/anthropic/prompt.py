@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..events import Event
 from ..prompts import BasePrompt
+from ..retries import RetryPolicy
 from ..streams import AsyncStream, Stream
+from ..timeouts import Timeouts
 from ._call import AnthropicCall
 from ._client import CLIENTS
 from ._encode import request_kwargs
@@ -58,7 +60,9 @@ class AnthropicPrompt(BasePrompt):
         """
         return request_kwargs(self._params(call_params), self.messages())
 
-    def stream(self, **call_params: Any) -> Stream[AnthropicResponseChunk | Event]:
+    def stream(
+        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
+    ) -> Stream[AnthropicResponseChunk | Event]:
         """Stream the answer; the request is sent when iteration starts.
 
         `call_params` override the class's `call_params` for this request only. Invalid
@@ -68,16 +72,28 @@ class AnthropicPrompt(BasePrompt):
         """
         params = self._params(call_params)
         client = CLIENTS.sync_client(type(self))
+        limits = timeouts or self.timeouts
         return self._open_stream(
-            Stream, params, lambda messages: AnthropicCall(request_kwargs(params, messages), client=client)
+            Stream,
+            params,
+            lambda messages: AnthropicCall(request_kwargs(params, messages), client=client, timeouts=limits),
+            retries=retries,
+            timeouts=limits,
         )
 
-    def stream_async(self, **call_params: Any) -> AsyncStream[AnthropicResponseChunk | Event]:
+    def stream_async(
+        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
+    ) -> AsyncStream[AnthropicResponseChunk | Event]:
         """The async twin of `stream`: `async with prompt.stream_async() as stream`."""
         params = self._params(call_params)
         factory = CLIENTS.async_client_factory(type(self))
+        limits = timeouts or self.timeouts
         return self._open_stream(
             AsyncStream,
             params,
-            lambda messages: AnthropicCall(request_kwargs(params, messages), async_client=factory),
+            lambda messages: AnthropicCall(
+                request_kwargs(params, messages), async_client=factory, timeouts=limits
+            ),
+            retries=retries,
+            timeouts=limits,
         )

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..prompts import BasePrompt
+from ..retries import RetryPolicy
 from ..streams import AsyncStream, Stream
+from ..timeouts import Timeouts
 from ._legacy import GeminiLegacyCall, legacy_client, request_body, request_proto
 from .chunk import GeminiLegacyResponseChunk
 from .params import GeminiCallParams
@@ -55,21 +57,29 @@ class GeminiLegacyPrompt(BasePrompt):
             kwargs["timeout"] = params.timeout
         return kwargs
 
-    def _call(self, call_params: dict[str, Any]) -> GeminiLegacyCall:
+    def _call(self, call_params: dict[str, Any], timeouts: Timeouts) -> GeminiLegacyCall:
         kwargs = self.request_kwargs(**call_params)
         client = legacy_client(type(self))
         return GeminiLegacyCall(
-            request_proto(kwargs["request"]), client=client, timeout=kwargs.get("timeout")
+            request_proto(kwargs["request"]), client=client, timeout=kwargs.get("timeout", timeouts.idle)
         )
 
-    def stream(self, **call_params: Any) -> Stream[GeminiLegacyResponseChunk]:
+    def stream(
+        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
+    ) -> Stream[GeminiLegacyResponseChunk]:
         """Stream the answer; the request is sent when iteration starts.
 
         Invalid or unsupported parameters, template values or a missing API key raise here,
         before any request.
         """
-        return Stream(self._call(call_params))
+        limits = timeouts or self.timeouts
+        policy = self.retries if retries is None else retries
+        return Stream(self._call(call_params, limits), retries=policy, timeouts=limits)
 
-    def stream_async(self, **call_params: Any) -> AsyncStream[GeminiLegacyResponseChunk]:
+    def stream_async(
+        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
+    ) -> AsyncStream[GeminiLegacyResponseChunk]:
         """The async twin of `stream`; the blocking REST stream is read in worker threads."""
-        return AsyncStream(self._call(call_params))
+        limits = timeouts or self.timeouts
+        policy = self.retries if retries is None else retries
+        return AsyncStream(self._call(call_params, limits), retries=policy, timeouts=limits)

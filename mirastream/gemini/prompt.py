@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..events import Event
 from ..prompts import BasePrompt
+from ..retries import RetryPolicy
 from ..streams import AsyncStream, Stream
+from ..timeouts import Timeouts
 from ._call import GeminiCall
 from ._client import async_client_factory, sync_client
 from ._encode import request_kwargs
@@ -58,36 +60,56 @@ class GeminiPrompt(BasePrompt):
         return request_kwargs(self._params(call_params), self.messages())
 
     @staticmethod
-    def _validated(kwargs: dict[str, Any]) -> dict[str, Any]:
-        """`kwargs` with the config checked by the SDK, so a mistake fails before anything is sent."""
+    def _validated(kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """`kwargs` with the config checked by the SDK, so a mistake fails before anything is sent.
+
+        Unless the `timeout` call parameter is set, the stream's idle limit bounds every read.
+        """
         from google.genai import types
 
-        return {**kwargs, "config": types.GenerateContentConfig.model_validate(kwargs["config"])}
+        config = kwargs["config"]
+        http_options = config.get("http_options") or {}
+        if http_options.get("timeout") is None and timeouts.idle is not None:
+            config = {**config, "http_options": {**http_options, "timeout": round(timeouts.idle * 1000)}}
+        return {**kwargs, "config": types.GenerateContentConfig.model_validate(config)}
 
-    def stream(self, **call_params: Any) -> Stream[GeminiResponseChunk | Event]:
+    def stream(
+        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
+    ) -> Stream[GeminiResponseChunk | Event]:
         """Stream the answer; the request is sent when iteration starts.
 
-        `call_params` override the class's `call_params` for this request only. Invalid
-        parameters, template values or a missing API key raise here, before any request.
-        With tools to run (functions, models, a `CodeInterpreter`), the stream runs the tool
-        loop and also yields its `Event`s.
+        `call_params` override the class's `call_params` for this request only; `retries`
+        and `timeouts` override the class's policies. Invalid parameters, template values or
+        a missing API key raise here, before any request. With tools to run (functions,
+        models, a `CodeInterpreter`), the stream runs the tool loop and also yields its
+        `Event`s.
         """
         params = self._params(call_params)
         client = sync_client(type(self))
+        limits = timeouts or self.timeouts
         return self._open_stream(
             Stream,
             params,
-            lambda messages: GeminiCall(self._validated(request_kwargs(params, messages)), client=client),
+            lambda messages: GeminiCall(
+                self._validated(request_kwargs(params, messages), limits), client=client
+            ),
+            retries=retries,
+            timeouts=limits,
         )
 
-    def stream_async(self, **call_params: Any) -> AsyncStream[GeminiResponseChunk | Event]:
+    def stream_async(
+        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
+    ) -> AsyncStream[GeminiResponseChunk | Event]:
         """The async twin of `stream`: `async with prompt.stream_async() as stream`."""
         params = self._params(call_params)
         factory = async_client_factory(type(self))
+        limits = timeouts or self.timeouts
         return self._open_stream(
             AsyncStream,
             params,
             lambda messages: GeminiCall(
-                self._validated(request_kwargs(params, messages)), async_client=factory
+                self._validated(request_kwargs(params, messages), limits), async_client=factory
             ),
+            retries=retries,
+            timeouts=limits,
         )

@@ -436,6 +436,7 @@ def test_http_429_and_529_without_retries(
     server: LoopbackServer, reply: Reply, error_class: type[MirastreamError], status: int
 ) -> None:
     class NoRetries(RecipeRecommender):
+        retries = 0
         client = anthropic.Anthropic(api_key="sk-ant-own", base_url=server.url, max_retries=0)
 
     server.queue(reply)
@@ -463,6 +464,7 @@ def test_http_429_and_529_without_retries_async(
 ) -> None:
     async def run() -> MirastreamError:
         class NoRetries(RecipeRecommender):
+            retries = 0
             async_client = anthropic.AsyncAnthropic(api_key="sk-ant-own", base_url=server.url, max_retries=0)
 
         try:
@@ -491,6 +493,7 @@ def _unused_url() -> str:
 
 def test_an_unreachable_server_is_a_connection_error() -> None:
     class Unreachable(RecipeRecommender):
+        retries = 0
         client = anthropic.Anthropic(api_key="sk-ant-own", base_url=_unused_url(), max_retries=0)
 
     with pytest.raises(APIConnectionError) as caught:
@@ -504,6 +507,7 @@ def test_an_unreachable_server_is_a_connection_error() -> None:
 def test_an_unreachable_server_is_a_connection_error_async() -> None:
     async def run() -> APIConnectionError:
         class Unreachable(RecipeRecommender):
+            retries = 0
             async_client = anthropic.AsyncAnthropic(
                 api_key="sk-ant-own", base_url=_unused_url(), max_retries=0
             )
@@ -524,7 +528,7 @@ def test_an_unreachable_server_is_a_connection_error_async() -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_a_stalled_body_is_a_timeout(server: LoopbackServer, mode: str) -> None:
     server.queue(Reply.sse("anthropic/text.sse", delay=1.0))
-    _, _, error = consume(RecipeRecommender(ingredient="apples"), mode, timeout=0.2)
+    _, _, error = consume(RecipeRecommender(ingredient="apples"), mode, timeout=0.2, retries=0)
     assert isinstance(error, APITimeoutError)
     assert error.provider == "anthropic"
     assert error.response is not None and error.response.text == ""

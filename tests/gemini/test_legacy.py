@@ -211,7 +211,7 @@ def test_http_errors_are_typed(server: LoopbackServer, mode: str) -> None:
 
     retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12.5s"}
     server.queue(Reply.error(429, google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", retry)))
-    _, _, error = consume(prompt(), mode)
+    _, _, error = consume(prompt(), mode, retries=0)
     assert isinstance(error, RateLimitError) and error.retry_after == 12.5
     assert len(server.requests) == 5  # no retries besides the 401 ones
 

@@ -369,7 +369,7 @@ RATE_LIMITED = google_error(
 @pytest.mark.parametrize("mode", MODES)
 def test_http_429_takes_its_wait_from_retry_info(server: LoopbackServer, mode: str) -> None:
     server.queue(Reply.error(429, RATE_LIMITED))
-    _, _, error = consume(prompt(), mode)
+    _, _, error = consume(prompt(), mode, retries=0)
 
     assert isinstance(error, RateLimitError)
     assert error.status_code == 429 and error.retry_after == 7
@@ -379,14 +379,14 @@ def test_http_429_takes_its_wait_from_retry_info(server: LoopbackServer, mode: s
 def test_http_429_prefers_a_retry_after_header(server: LoopbackServer) -> None:
     server.queue(Reply.error(429, RATE_LIMITED, headers={"retry-after": "3"}))
     with pytest.raises(RateLimitError) as caught:
-        prompt().stream().collect()
+        prompt().stream(retries=0).collect()
     assert caught.value.retry_after == 3
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_http_503_is_a_server_error(server: LoopbackServer, mode: str) -> None:
     server.queue(Reply.error(503, google_error(503, "UNAVAILABLE", "The model is overloaded.")))
-    _, _, error = consume(prompt(), mode)
+    _, _, error = consume(prompt(), mode, retries=0)
 
     assert isinstance(error, ServerError)
     assert error.status_code == 503 and "in the stream" not in str(error)

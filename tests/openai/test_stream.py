@@ -320,11 +320,12 @@ RATE_LIMITED = Reply.error(
 
 def test_http_429_carries_retry_after(server: LoopbackServer) -> None:
     class NoRetries(RecipeRecommender):
+        retries = 0
         client = openai.OpenAI(api_key="sk-own", base_url=f"{server.url}/v1", max_retries=0)
 
     server.queue(RATE_LIMITED)
     with pytest.raises(RateLimitError) as caught:
-        NoRetries(ingredient="apples").stream().collect()
+        NoRetries(ingredient="apples").stream(retries=0).collect()
     assert caught.value.retry_after == 7 and caught.value.status_code == 429
     assert server.last_request.headers["authorization"] == "Bearer sk-own"
     NoRetries.client.close()
@@ -333,10 +334,11 @@ def test_http_429_carries_retry_after(server: LoopbackServer) -> None:
 def test_http_429_carries_retry_after_async(server: LoopbackServer) -> None:
     async def run() -> RateLimitError:
         class NoRetries(RecipeRecommender):
+            retries = 0
             async_client = openai.AsyncOpenAI(api_key="sk-own", base_url=f"{server.url}/v1", max_retries=0)
 
         try:
-            async with NoRetries(ingredient="apples").stream_async() as stream:
+            async with NoRetries(ingredient="apples").stream_async(retries=0) as stream:
                 with pytest.raises(RateLimitError) as caught:
                     await stream.collect()
         finally:

@@ -1,0 +1,41 @@
+"""How long a stream may wait: to connect, for its first chunk, and between chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Timeouts"]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Time limits of one stream, in seconds (`None`: no limit).
+
+    Attributes:
+        connect: to open the connection.
+        first_chunk: from sending the request to the first chunk (models that think before
+            answering may need minutes). An async stream enforces it exactly; a sync stream
+            checks it whenever bytes arrive and relies on `idle` while none do.
+        idle: the longest silence allowed on the connection once the request is sent,
+            headers and every chunk after included (keep-alive events such as Anthropic's
+            `ping` count as activity).
+
+    A timeout before the first chunk is retried like a connection error; after it, it ends
+    the stream with `APITimeoutError`, which carries the partial response.
+    """
+
+    connect: float | None = 10.0
+    first_chunk: float | None = 300.0
+    idle: float | None = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "first_chunk", "idle"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"Timeouts.{name} must be positive or None, not {value}")
+
+    def for_httpx(self) -> object:
+        """The `httpx2.Timeout` the SDK request should use (connect and read limits)."""
+        import httpx2
+
+        return httpx2.Timeout(connect=self.connect, read=self.idle, write=self.idle, pool=self.connect)

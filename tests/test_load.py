@@ -1,0 +1,70 @@
+"""Load, CI-sized: 200 concurrent `stream_async()` calls, every response intact, no socket left.
+
+The real SDKs stream from `bench/_sse_server.py` (a child process on 127.0.0.1), through
+mirastream's own default clients; `bench/load.py` checks each response (its text is unique
+to its stream, its chunk count, finish reason and usage). `python -m bench.load` is the
+full-size benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from bench._sse_server import ServerProcess, Stats, fetch_stats
+from bench.load import WARM_UP_STREAMS, measure, raise_open_file_limit
+
+STREAMS = 200
+CHUNKS = 20
+# The connection pool of mirastream's default async clients: the SDKs' own default of 1,000
+# for OpenAI and Anthropic; httpx2's default of 100 for the Gemini client mirastream makes.
+POOL_SIZE = {"openai": 1000, "anthropic": 1000, "gemini": 100}
+_FD_DIR = Path("/proc/self/fd") if Path("/proc/self/fd").is_dir() else Path("/dev/fd")
+
+
+def open_sockets() -> int:
+    """How many sockets this process has open."""
+    count = 0
+    for name in os.listdir(_FD_DIR):
+        try:
+            count += stat.S_ISSOCK(os.fstat(int(name)).st_mode)
+        except OSError:  # the directory listing's own descriptor, closed by now
+            pass
+    return count
+
+
+def settled_stats(url: str, timeout: float = 10.0) -> Stats:
+    """The server's stats once it has seen every client connection close (or after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    stats = fetch_stats(url)
+    while stats.open_connections > 1 and time.monotonic() < deadline:  # 1: this request's own
+        time.sleep(0.05)
+        stats = fetch_stats(url)
+    return stats
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_concurrent_streams_arrive_intact_and_release_their_sockets(
+    provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)  # every request goes straight to 127.0.0.1
+    raise_open_file_limit(STREAMS)
+    with ServerProcess(lifetime=300) as url:
+        sockets_before = open_sockets()
+        result = measure("mirastream", provider, url, STREAMS, CHUNKS, timeout=120)
+        sockets_after = open_sockets()
+        stats = settled_stats(url)
+
+    assert result.failures == 0, result.problems
+    assert stats.streams_completed == WARM_UP_STREAMS + STREAMS
+    # The streams were in flight together, as many at once as the connection pool allows.
+    assert min(STREAMS, POOL_SIZE[provider]) // 2 <= stats.peak_streams <= POOL_SIZE[provider]
+    assert stats.peak_connections <= POOL_SIZE[provider]
+    # mirastream's default clients closed with their event loop: no socket left, on either side.
+    assert sockets_after <= sockets_before + 1, (sockets_before, sockets_after)
+    assert stats.open_connections == 1, stats
