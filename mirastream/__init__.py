@@ -12,6 +12,7 @@ from .params import BaseCallParams
 from .prompts import BasePrompt
 from .responses import Choice, FinishReason, Response, Usage
 from .streams import AsyncStream, Stream
+from .timeouts import Timeouts
 
 __all__ = [
     "AsyncStream",
@@ -23,6 +24,7 @@ __all__ = [
     "Response",
     "ResponseChunk",
     "Stream",
+    "Timeouts",
     "ToolCall",
     "ToolCallDelta",
     "Usage",

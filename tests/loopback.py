@@ -39,6 +39,8 @@ class Reply:
         cut_after: drop the connection, without ending the chunked body, after this many bytes.
         chunked: stream the body with chunked transfer encoding, in pieces (default: for
             `text/event-stream` only; set it for other streamed formats, e.g. a JSON array).
+        stall_after: after this many pieces, go silent for `stall` seconds (then go on).
+        stall: how long the stall lasts.
     """
 
     body: bytes
@@ -49,6 +51,8 @@ class Reply:
     delay: float = 0.0
     cut_after: int | None = None
     chunked: bool | None = None
+    stall_after: int | None = None
+    stall: float = 0.0
 
     @classmethod
     def sse(cls, name: str, **options: Any) -> Reply:
@@ -128,7 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("cache-control", "no-cache")
         self.end_headers()
         sent = 0
-        for piece in _pieces(reply):
+        for number, piece in enumerate(_pieces(reply)):
+            if number == reply.stall_after:
+                time.sleep(reply.stall)
             if reply.cut_after is not None and sent + len(piece) > reply.cut_after:
                 piece = piece[: reply.cut_after - sent]
                 if piece:

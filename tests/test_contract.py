@@ -72,11 +72,11 @@ class Harness:
     setup: Callable[[LoopbackServer, pytest.MonkeyPatch], None]
     transcripts: dict[str, str]
     read_request: Callable[[Recorded], tuple[str, list[tuple[str, str]]]]
-    serve: Callable[[str], Reply] = Reply.sse
+    serve: Callable[..., Reply] = Reply.sse
     known_gaps: dict[str, str] = field(default_factory=dict)
 
-    def reply(self, scenario: str) -> Reply:
-        return self.serve(self.transcripts[scenario])
+    def reply(self, scenario: str, **options: Any) -> Reply:
+        return self.serve(self.transcripts[scenario], **options)
 
 
 def _openai_prompt() -> type[BasePrompt]:
@@ -157,10 +157,10 @@ def _gemini_request(request: Recorded) -> tuple[str, list[tuple[str, str]]]:
     return system_text, turns
 
 
-def _legacy_reply(name: str) -> Reply:
+def _legacy_reply(name: str, **options: Any) -> Reply:
     from .gemini.wire import legacy_reply
 
-    return legacy_reply(Path(name).stem)
+    return legacy_reply(Path(name).stem, **options)
 
 
 _GEMINI_TRANSCRIPTS = {

@@ -60,6 +60,7 @@ def test_public_api_is_exported() -> None:
             "Response",
             "ResponseChunk",
             "Stream",
+            "Timeouts",
             "ToolCall",
             "ToolCallDelta",
             "Usage",

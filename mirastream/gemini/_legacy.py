@@ -138,9 +138,10 @@ class GeminiLegacyCall:
         return GeminiDecoder(GeminiLegacyResponseChunk)
 
     def _open(self) -> Iterator[Any]:
+        # `retry=None`: mirastream's own policy retries; google-api-core's would do it twice over.
         if self._timeout is None:
-            return iter(self._client.stream_generate_content(self._request))
-        return iter(self._client.stream_generate_content(self._request, timeout=self._timeout))
+            return iter(self._client.stream_generate_content(self._request, retry=None))
+        return iter(self._client.stream_generate_content(self._request, retry=None, timeout=self._timeout))
 
     @contextmanager
     def send(self) -> Iterator[Iterator[Any]]:
