@@ -9,7 +9,7 @@ so a response delivered to the wrong caller shows. ``GET /stats`` reports what t
 
 One asyncio event loop serves every connection (keep-alive, chunked transfer encoding, one
 write per event). It binds 127.0.0.1 only and stops by itself after ``lifetime`` seconds, or,
-run as a script, as soon as its parent closes its stdin::
+run as a script, as soon as its stdin ends (its parent closed the pipe, or exited)::
 
     python bench/_sse_server.py --lifetime 600   # prints its URL, then serves
 """
@@ -20,11 +20,11 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import re
 import selectors
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -145,6 +145,7 @@ class Stats:
     """What the server saw since it started (peaks: since the last reset; CPU: of its process)."""
 
     requests: int = 0
+    connections_opened: int = 0
     streams_completed: int = 0
     open_streams: int = 0
     peak_streams: int = 0
@@ -164,13 +165,16 @@ class _Server:
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.stats = Stats()
-        self.writers: set[asyncio.StreamWriter] = set()
+        self.connections: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stats = self.stats
+        stats.connections_opened += 1
         stats.open_connections += 1
         stats.peak_connections = max(stats.peak_connections, stats.open_connections)
-        self.writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self.connections[writer] = task
         try:
             for _ in range(MAX_REQUESTS_PER_CONNECTION):
                 if not await self._one_request(reader, writer):
@@ -178,15 +182,13 @@ class _Server:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass  # the client went away (or sent garbage): drop the connection
         finally:
-            self.writers.discard(writer)
+            self.connections.pop(writer, None)
             stats.open_connections -= 1
             writer.close()
 
     async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; `False` when the connection should close."""
-        head = await reader.readuntil(b"\r\n\r\n")
-        if len(head) > MAX_HEAD_BYTES:
-            return False
+        head = await reader.readuntil(b"\r\n\r\n")  # at most MAX_HEAD_BYTES (the reader's limit)
         request_line, *header_lines = head.split(b"\r\n")
         method, path, _ = request_line.split(b" ", 2)
         headers = dict(line.split(b":", 1) for line in header_lines if b":" in line)
@@ -229,11 +231,11 @@ class _Server:
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
                 b"transfer-encoding: chunked\r\n\r\n"
             )
-            for event in events:  # finite: MAX_CHUNKS bounds it
+            for index, event in enumerate(events):  # finite: MAX_CHUNKS bounds it
+                if index:  # one event per turn of the loop, so streams interleave like real ones
+                    await asyncio.sleep(self.interval)
                 writer.write(b"%x\r\n%s\r\n" % (len(event), event))
                 await writer.drain()
-                # One event per turn of the loop, so streams interleave the way real ones do.
-                await asyncio.sleep(self.interval)
             writer.write(b"0\r\n\r\n")
             stats.streams_completed += 1
         finally:
@@ -263,8 +265,11 @@ async def serve(
         with suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=lifetime)
         server.close()
-        for writer in list(handler.writers):
-            writer.transport.abort()
+        tasks = list(handler.connections.values())
+        for writer in list(handler.connections):
+            writer.transport.abort()  # each handler then sees its connection end, and returns
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
     return handler.stats
 
 
@@ -335,11 +340,14 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
 
-        def watch_stdin() -> None:  # a closed stdin (EOF) means the parent is done or gone
-            sys.stdin.buffer.read()
-            loop.call_soon_threadsafe(stop.set)
+        def on_stdin() -> None:  # EOF on stdin: the parent is done (or gone)
+            if not os.read(stdin, 4096):
+                loop.remove_reader(stdin)
+                stop.set()
 
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        stdin = sys.stdin.fileno()
+        with suppress(OSError, ValueError):  # stdin is no pipe (a file, /dev/null): no watching
+            loop.add_reader(stdin, on_stdin)
         await serve(
             port=args.port,
             lifetime=args.lifetime,

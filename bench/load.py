@@ -10,9 +10,11 @@ concurrent streams three ways, each run in a fresh Python process, `--runs` time
 - ``mirastream``: a prompt class's `stream_async()`, the same SDK underneath.
 
 Every response is checked: its text (unique to its stream), its number of text chunks, its
-finish reason and its usage. It prints a Markdown table (median wall time with min to max,
-streams/s, chunks/s, peak RSS, failures) and the time ratios mirastream/floor and
-mirastream/sdk, and exits with status 1 if any stream failed.
+finish reason and its usage. It prints a Markdown table (median wall and CPU time with min
+to max, streams/s, chunks/s, peak RSS, failures) and the ratios mirastream/floor and
+mirastream/sdk, and exits with status 1 if any stream failed. Each ratio is taken within a
+run (the readers of one run follow each other closely) and the median over runs is shown,
+which keeps the ratios steady on a busy machine.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Any
 
 from bench._sse_server import ServerProcess, expected_text, fetch_stats, usage_of
@@ -45,6 +47,7 @@ MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-6", "gemini": "
 # The finish reason as each provider sends it; mirastream normalises all three to "stop".
 RAW_FINISH = {"openai": "stop", "anthropic": "end_turn", "gemini": "STOP"}
 WARM_UP_STREAMS = 10
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 Read = Callable[[int], Awaitable["Outcome"]]
 
@@ -112,6 +115,7 @@ class PhaseResult:
     streams: int
     chunks: int
     wall: float
+    cpu: float
     problems: list[str]
     failures: int
     rss_before_kib: int
@@ -309,8 +313,8 @@ _OPENERS = {"floor": _floor, "sdk": _sdk, "mirastream": _mirastream}
 
 async def _run(
     reader: str, provider: str, url: str, streams: int, chunks: int, timeout: float
-) -> tuple[float, list[str]]:
-    """Read `streams` streams at once; return the wall time and the problems found."""
+) -> tuple[float, float, list[str]]:
+    """Read `streams` streams at once; return the wall and CPU time and the problems found."""
     finish_reason = "stop" if reader == "mirastream" else RAW_FINISH[provider]
     async with _OPENERS[reader](provider, url, chunks) as read:
 
@@ -321,13 +325,13 @@ async def _run(
                 return f"stream {stream}: {type(error).__name__}: {error}"
             return outcome.problem(stream, chunks, finish_reason)
 
-        started = perf_counter()
+        started, cpu_started = perf_counter(), process_time()
         try:
             found = await asyncio.wait_for(asyncio.gather(*(one(n) for n in range(streams))), timeout)
         except asyncio.TimeoutError:
             found = [f"not finished after {timeout} s"] * streams
-        wall = perf_counter() - started
-    return wall, [problem for problem in found if problem is not None]
+        wall, cpu = perf_counter() - started, process_time() - cpu_started
+    return wall, cpu, [problem for problem in found if problem is not None]
 
 
 def _memory_kib(field_name: str) -> int:
@@ -354,9 +358,11 @@ def measure(reader: str, provider: str, url: str, streams: int, chunks: int, tim
     gc.collect()
     _reset_peak_rss()
     rss_before = _memory_kib("VmRSS")
-    wall, problems = asyncio.run(_run(reader, provider, url, streams, chunks, timeout))
+    wall, cpu, problems = asyncio.run(_run(reader, provider, url, streams, chunks, timeout))
     peak = _memory_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return PhaseResult(reader, provider, streams, chunks, wall, problems[:5], len(problems), rss_before, peak)
+    return PhaseResult(
+        reader, provider, streams, chunks, wall, cpu, problems[:5], len(problems), rss_before, peak
+    )
 
 
 def raise_open_file_limit(streams: int) -> None:
@@ -380,25 +386,46 @@ def _in_child(args: argparse.Namespace, reader: str, url: str) -> PhaseResult:
     return PhaseResult(**json.loads(done.stdout.splitlines()[-1]))
 
 
+def _span(values: list[float], unit: str = "") -> str:
+    """`median (min-max)` of `values`."""
+    return f"{statistics.median(values):.2f}{unit} ({min(values):.2f}-{max(values):.2f})"
+
+
 def _table(results: list[PhaseResult], readers: list[str]) -> str:
     rows = [
-        "| reader | wall s, median (min-max) | streams/s | chunks/s | peak RSS MiB | RSS growth KiB/stream "
+        "| reader | wall s | CPU s | streams/s | chunks/s | peak RSS MiB | RSS growth KiB/stream "
         "| server peak concurrent streams | failures |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for reader in readers:
         mine = [result for result in results if result.reader == reader]
-        walls = [result.wall for result in mine]
-        wall = statistics.median(walls)
+        wall = statistics.median(result.wall for result in mine)
         streams, chunks = mine[0].streams, mine[0].chunks
         peak = statistics.median(result.peak_rss_kib for result in mine)
         growth = statistics.median((r.peak_rss_kib - r.rss_before_kib) / r.streams for r in mine)
         rows.append(
-            f"| {reader} | {wall:.2f} ({min(walls):.2f}-{max(walls):.2f}) | {streams / wall:,.0f} "
-            f"| {streams * chunks / wall:,.0f} | {peak / 1024:.0f} | {growth:.1f} "
-            f"| {max(result.server_peak_streams for result in mine)} | {sum(r.failures for r in mine)} |"
+            f"| {reader} | {_span([r.wall for r in mine])} | {_span([r.cpu for r in mine])} "
+            f"| {streams / wall:,.0f} | {streams * chunks / wall:,.0f} | {peak / 1024:.0f} | {growth:.1f} "
+            f"| {min(r.server_peak_streams for r in mine)} | {sum(r.failures for r in mine)} |"
         )
     return "\n".join(rows)
+
+
+def _ratios(results: list[PhaseResult], readers: list[str]) -> str:
+    """mirastream's wall and CPU time over the floor's and the SDK's: median of runs (min-max).
+
+    Each ratio pairs readers of the same run, which follow each other within seconds.
+    """
+    lines = []
+    for other in ("floor", "sdk"):
+        if "mirastream" not in readers or other not in readers:
+            continue
+        mine = [r for r in results if r.reader == "mirastream"]
+        theirs = [r for r in results if r.reader == other]
+        wall = [a.wall / b.wall for a, b in zip(mine, theirs, strict=True)]
+        cpu = [a.cpu / b.cpu for a, b in zip(mine, theirs, strict=True)]
+        lines.append(f"mirastream / {other}: wall time {_span(wall, 'x')}, CPU time {_span(cpu, 'x')}")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -416,13 +443,17 @@ def main() -> int:
     parser.add_argument("--phase", choices=READERS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    readers = args.readers.split(",")
+    if not set(readers) <= set(READERS):
+        parser.error(f"--readers: choose from {', '.join(READERS)}")
+    for name in PROXY_VARIABLES:  # the SDKs would send even 127.0.0.1 traffic through a proxy
+        os.environ.pop(name, None)
     raise_open_file_limit(args.streams)
     if args.phase is not None:
         result = measure(args.phase, args.provider, args.url, args.streams, args.chunks, args.timeout)
         print(json.dumps(asdict(result)))
         return 0
 
-    readers = [reader for reader in args.readers.split(",") if reader in READERS]
     lifetime = args.runs * len(readers) * (2 * args.timeout + 180)
     results: list[PhaseResult] = []
     with ServerProcess(lifetime=lifetime, interval=args.interval) as url:
@@ -436,7 +467,8 @@ def main() -> int:
                 result.server_cpu_seconds = stats.cpu_seconds - before.cpu_seconds
                 results.append(result)
                 print(
-                    f"run {run} {reader:>10}: {result.wall:6.2f} s, {result.failures} failures, "
+                    f"run {run} {reader:>10}: {result.wall:6.2f} s (CPU {result.cpu:.2f} s), "
+                    f"{result.failures} failures, "
                     f"peak RSS {result.peak_rss_kib / 1024:.0f} MiB, server peak streams "
                     f"{stats.peak_streams}, connections {stats.peak_connections}, server CPU "
                     f"{result.server_cpu_seconds:.1f} s (warm-up included)",
@@ -453,15 +485,8 @@ def main() -> int:
         f"{args.runs} runs; {os.cpu_count()} cores, Python {platform.python_version()}; {versions}\n"
     )
     print(_table(results, readers))
-    medians = {r: statistics.median(x.wall for x in results if x.reader == r) for r in readers}
-    if "mirastream" in medians:
-        for other in ("floor", "sdk"):
-            if other in medians:
-                print(
-                    f"\nmirastream / {other}: {medians['mirastream'] / medians[other]:.2f}x the wall time",
-                    end="",
-                )
-        print()
+    print()
+    print(_ratios(results, readers))
     return 1 if any(result.failures for result in results) else 0
 
 
