@@ -2,8 +2,9 @@
 
     python -m bench.load [--streams 1000] [--chunks 50] [--provider openai|anthropic|gemini]
 
-It starts `bench/_sse_server.py` in a child process (its own core), then reads the same N
-concurrent streams three ways, each run in a fresh Python process, `--runs` times over:
+Run it from the repository root. It starts `bench/_sse_server.py` in a child process (its
+own core), then reads the same N concurrent streams three ways, each run in a fresh Python
+process, `--runs` times over:
 
 - ``floor``: plain `httpx2.AsyncClient`, an SSE line split and `json.loads`, no SDK;
 - ``sdk``: the provider's official SDK alone (`chat.completions.create(stream=True)`, ...);

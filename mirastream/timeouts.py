@@ -38,4 +38,6 @@ class Timeouts:
         """The `httpx2.Timeout` the SDK request should use (connect and read limits)."""
         import httpx2
 
-        return httpx2.Timeout(connect=self.connect, read=self.idle, write=self.idle, pool=self.connect)
+        # Waiting for a free pooled connection is bounded like the wait for the first chunk,
+        # so a burst of streams beyond the pool's size queues instead of failing at `connect`.
+        return httpx2.Timeout(connect=self.connect, read=self.idle, write=self.idle, pool=self.first_chunk)

@@ -21,9 +21,9 @@ from bench.load import PROXY_VARIABLES, WARM_UP_STREAMS, measure, raise_open_fil
 
 STREAMS = 200
 CHUNKS = 20
-# The connection pool of mirastream's default async clients: the SDKs' own default of 1,000
-# for OpenAI and Anthropic; httpx2's default of 100 for the Gemini client mirastream makes.
-POOL_SIZE = {"openai": 1000, "anthropic": 1000, "gemini": 100}
+# The connection pool of mirastream's default async clients: 1,000 connections, the SDKs' own
+# default for OpenAI and Anthropic, and what mirastream gives the Gemini client it makes.
+POOL_SIZE = {"openai": 1000, "anthropic": 1000, "gemini": 1000}
 
 
 def open_sockets(port: int) -> int:

@@ -95,7 +95,11 @@ def async_client_factory(prompt_class: Any) -> Callable[[], Client]:
     def make() -> tuple[Client, Callable[[], Awaitable[None]]]:
         import httpx2
 
-        http_client = httpx2.AsyncClient(event_hooks={"response": [_record_response]})
+        http_client = httpx2.AsyncClient(
+            # The pool limits of the OpenAI and Anthropic SDKs (httpx's own default is 100).
+            limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
+            event_hooks={"response": [_record_response]},
+        )
         client = _new_client(api_key, base_url, httpx_async_client=http_client)
 
         async def close() -> None:
