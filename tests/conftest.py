@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from .loopback import LoopbackServer
+
+# In CI, Hypothesis runs the same examples every time, so a run's result does not depend on luck.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # The deprecated `google-generativeai` package announces its end of support with a
 # `FutureWarning` when imported, and `google-api-core` (which it pulls in) warns about the

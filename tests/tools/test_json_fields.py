@@ -423,4 +423,4 @@ def test_time_grows_linearly_with_one_character_pieces() -> None:
     small = min(seconds(100_000) for _ in range(3))
     large = seconds(1_000_000)
     # Linear: about 10x. Re-parsing the buffer per piece would be about 100x.
-    assert large / small < 20, (small, large)
+    assert large / small < 40, (small, large)  # linear is ~10x; re-parsing per piece is ~100x
