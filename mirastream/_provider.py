@@ -61,3 +61,7 @@ class ProviderCall(Protocol[ChunkT_co]):
     def convert_error(self, error: Exception) -> MirastreamError | None:
         """The typed mirastream error for an exception of the SDK or its transport."""
         ...
+
+    def abort(self) -> None:
+        """Shut the live connection down from any thread, so that a blocked read returns."""
+        ...

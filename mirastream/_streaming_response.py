@@ -9,9 +9,10 @@ without building the SDK's per-event objects.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing, asynccontextmanager, closing, contextmanager
+from contextlib import aclosing, asynccontextmanager, closing, contextmanager, suppress
 from typing import Any
 
+from ._connections import Connections
 from ._sse import ServerSentEvent, aiter_events, iter_events
 from .timeouts import Timeouts
 
@@ -35,6 +36,7 @@ class StreamingResponseCall:
         self.kwargs = kwargs
         self._client = client
         self._async_client = async_client
+        self._connections = Connections()
 
     def endpoint(self, client: Any) -> Any:
         """The SDK resource whose `with_streaming_response.create` sends the request."""
@@ -44,18 +46,44 @@ class StreamingResponseCall:
     def send(self) -> Iterator[Iterator[ServerSentEvent]]:
         assert self._client is not None, "prepared for async use"
         create = self.endpoint(self._client).with_streaming_response.create
-        with (
-            create(**self.kwargs) as response,
-            closing(iter_events(response.http_response.iter_bytes())) as events,
-        ):
-            yield events
+        with create(**self.kwargs) as response:
+            sock = self._connections.add_response(response.http_response)
+            try:
+                with closing(iter_events(response.http_response.iter_bytes())) as events:
+                    yield events
+            finally:
+                self._connections.discard(sock)
 
     @asynccontextmanager
     async def send_async(self) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
         assert self._async_client is not None, "prepared for sync use"
         create = self.endpoint(self._async_client()).with_streaming_response.create
-        async with (
-            create(**self.kwargs) as response,
-            aclosing(aiter_events(response.http_response.aiter_bytes())) as events,
-        ):
-            yield events
+        async with create(**self.kwargs) as response:
+            http_response = response.http_response
+            sock = self._connections.add_response(http_response)
+            pieces = http_response.aiter_bytes()
+            try:
+                async with aclosing(aiter_events(pieces)) as events:
+                    yield events
+            finally:
+                self._connections.discard(sock)
+                # Closing `pieces` would end only the outermost of httpx's nested async
+                # generators and leave the others to the event loop's finaliser, as tasks.
+                # Closing the response first makes their next read fail at once, and reading
+                # on to that failure ends each of them here and now.
+                await http_response.aclose()
+                await _drain(pieces)
+
+    def abort(self) -> None:
+        """Shut the live connection down, from any thread: a blocked read returns at once."""
+        self._connections.abort()
+
+
+async def _drain(pieces: AsyncIterator[bytes]) -> None:
+    """Read a closed response's byte iterator to its (immediate) end or failure."""
+    import httpx2
+
+    # The failure is the expected end of reading a closed response.
+    with suppress(httpx2.HTTPError, httpx2.StreamError):
+        async for _ in pieces:
+            pass

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import AsyncExitStack, ExitStack
 from time import perf_counter
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from ._provider import ChunkT, Decoder, ProviderCall
 from ._tool_drivers import adrive_tools, drive_tools
@@ -53,6 +53,7 @@ class _StreamState(Generic[ChunkT]):
         self._started_at: float | None = None
         self._first_chunk_at: float | None = None
         self._connected = False
+        self._closing = False  # a close from another thread or task is under way
         self._ended_at: float | None = None
         self._final: Response | None = None
 
@@ -139,6 +140,11 @@ class _StreamState(Generic[ChunkT]):
             return error
         return self._call.convert_error(error) or error
 
+    def _abort(self) -> None:
+        """Stop a stream that another thread or task is reading: shut its connection down."""
+        self._closing = True
+        self._call.abort()
+
     def _first_chunk_timeout(self) -> APITimeoutError:
         return APITimeoutError(
             f"no chunk arrived within the first_chunk timeout ({self._timeouts.first_chunk} s)",
@@ -150,14 +156,19 @@ class _StreamState(Generic[ChunkT]):
         self._decoder.finish()
         self._end("done")
 
-    def _fail(self, error: BaseException) -> NoReturn:
+    def _fail(self, error: BaseException) -> None:
         """Mark the stream failed and raise the error, typed and with the partial response.
 
         Cancellation and `KeyboardInterrupt` pass through unchanged and count as interruptions.
+        An error that a stop from another thread or task caused (its aborted read) is no
+        failure: the stream ends quietly as interrupted, and this returns.
         """
         if not isinstance(error, Exception):
             self._end("interrupted")
             raise error
+        if self._closing:
+            self._end("interrupted")
+            return
         self._end("failed")
         converted = self._typed(error)
         if isinstance(converted, MirastreamError):
@@ -269,8 +280,15 @@ class Stream(_StreamState[ChunkT]):
         return self.response
 
     def close(self) -> None:
-        """Stop the stream and release its connection; safe to call at any time."""
+        """Stop the stream and release its connection; safe to call at any time.
+
+        Also from another thread while the consumer waits for data (a stop button): the
+        connection is shut down at once, and the consumer's loop ends quietly.
+        """
         generator = self._generator() if self._generator is not None else None
+        if generator is not None and getattr(generator, "gi_running", False):
+            self._abort()
+            return
         if generator is not None:
             generator.close()
         if self._state in ("new", "running"):
@@ -303,11 +321,17 @@ class AsyncStream(_StreamState[ChunkT]):
     ) -> None:
         super().__init__(call, agent, retries=retries, timeouts=timeouts)
         self._generator: weakref.ref[AsyncGenerator[ChunkT, None]] | None = None
+        self._managed = False
+        self._held: AsyncGenerator[ChunkT, None] | None = None
 
     def __aiter__(self) -> AsyncIterator[ChunkT]:
         self._claim()
         generator = self._run() if self._agent is None else adrive_tools(self, self._agent)
         self._generator = weakref.ref(generator)
+        if self._managed:
+            # Inside `async with`, the block's end closes the generator: hold it until then,
+            # so that a `break` cannot leave it to the event loop's finaliser first.
+            self._held = generator
         return generator
 
     async def _run(self) -> AsyncGenerator[ChunkT, None]:
@@ -374,8 +398,16 @@ class AsyncStream(_StreamState[ChunkT]):
         return self.response
 
     async def aclose(self) -> None:
-        """Stop the stream and release its connection; safe to call at any time."""
+        """Stop the stream and release its connection; safe to call at any time.
+
+        Also from another task while the consumer waits for a chunk: the connection is
+        shut down at once, and the consumer's `async for` ends quietly.
+        """
         generator = self._generator() if self._generator is not None else None
+        self._held = None
+        if generator is not None and getattr(generator, "ag_running", False):
+            self._abort()
+            return
         if generator is not None:
             await generator.aclose()
         if self._state in ("new", "running"):
@@ -386,6 +418,7 @@ class AsyncStream(_StreamState[ChunkT]):
         await self.aclose()
 
     async def __aenter__(self) -> AsyncStream[ChunkT]:
+        self._managed = True
         return self
 
     async def __aexit__(

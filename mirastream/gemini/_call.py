@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from contextlib import aclosing, asynccontextmanager, contextmanager
+from contextlib import aclosing, asynccontextmanager, contextmanager, suppress
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from .._connections import Connections
 from ..errors import MirastreamError
 from ._client import ResponseTracker
 from ._decode import GeminiDecoder
@@ -37,6 +38,7 @@ class GeminiCall:
         self.kwargs = kwargs
         self._client = client
         self._async_client = async_client
+        self._connections = Connections()
 
     def decoder(self) -> GeminiDecoder[GeminiResponseChunk]:
         return GeminiDecoder(GeminiResponseChunk)
@@ -44,20 +46,23 @@ class GeminiCall:
     @contextmanager
     def send(self) -> Iterator[Iterator[GenerateContentResponse]]:
         assert self._client is not None, "prepared for async use"
-        stream = self._client.models.generate_content_stream(**self.kwargs)
-        try:
-            # The SDK sends the request on the first read: do it now, so that an HTTP
-            # error is raised before the stream counts as connected.
-            first = next(stream, None)
-            yield chain((first,), stream) if first is not None else iter(())
-        finally:
-            _close(stream)
+        tracker = ResponseTracker(self._connections)
+        with tracker.active():
+            stream = self._client.models.generate_content_stream(**self.kwargs)
+            try:
+                # The SDK sends the request on the first read: do it now, so that an HTTP
+                # error is raised before the stream counts as connected.
+                first = next(stream, None)
+                yield chain((first,), stream) if first is not None else iter(())
+            finally:
+                _close(stream)
+                tracker.forget()
 
     @asynccontextmanager
     async def send_async(self) -> AsyncIterator[AsyncIterator[GenerateContentResponse]]:
         assert self._async_client is not None, "prepared for sync use"
         models = self._async_client().aio.models
-        tracker = ResponseTracker()
+        tracker = ResponseTracker(self._connections)
         with tracker.active():
             stream = await models.generate_content_stream(**self.kwargs)
             try:
@@ -67,10 +72,14 @@ class GeminiCall:
             finally:
                 # Responses first: once the SDK's generators start closing, they race for them.
                 await tracker.aclose()
-                await _aclose(stream)
+                await _drain(stream)
 
     def convert_error(self, error: Exception) -> MirastreamError | None:
         return convert_error(error)
+
+    def abort(self) -> None:
+        """Shut the live connection down, from any thread: a blocked read returns at once."""
+        self._connections.abort()
 
 
 def _close(stream: object) -> None:
@@ -80,11 +89,19 @@ def _close(stream: object) -> None:
         close()
 
 
-async def _aclose(stream: object) -> None:
-    """Close the SDK's async stream (its HTTP response stays open; see `ResponseTracker`)."""
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
+async def _drain(stream: AsyncIterator[Any]) -> None:
+    """Read the SDK's stream on to its end once its responses are closed.
+
+    Reading a closed response fails at once, and the failure ends each of the SDK's nested
+    async generators here; `aclose()` would end only the outermost one and leave the others
+    to the event loop's finaliser, as tasks.
+    """
+    import httpx2
+
+    # The failure is the expected end of reading a closed response.
+    with suppress(httpx2.HTTPError, httpx2.StreamError):
+        async for _ in stream:
+            pass
 
 
 async def _prepend(first: Any, stream: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:

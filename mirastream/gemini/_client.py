@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._clients import ClientCache, require_module, resolve_api_key
+from .._connections import Connections
 
 if TYPE_CHECKING:
     import httpx2
@@ -77,7 +78,11 @@ def sync_client(prompt_class: Any) -> Client:
         return client
     api_key, base_url = settings(prompt_class)
     require_module("google.genai", extra="gemini")
-    return _CLIENTS.sync_client((api_key, base_url), lambda: _new_client(api_key, base_url))
+    # The SDK makes (and closes) the HTTP client; the hook lets a `ResponseTracker` stop a stream.
+    hooks = {"event_hooks": {"response": [_record_sync_response]}}
+    return _CLIENTS.sync_client(
+        (api_key, base_url), lambda: _new_client(api_key, base_url, client_args=hooks)
+    )
 
 
 def async_client_factory(prompt_class: Any) -> Callable[[], Client]:
@@ -113,25 +118,43 @@ def async_client_factory(prompt_class: Any) -> Callable[[], Client]:
 
 # Closing the SDK's async stream early does not close its HTTP response: the SDK's
 # async generators keep it in a reference cycle until the garbage collector runs. The
-# default async clients therefore record each response with the stream that sent it,
-# and the stream closes them itself.
+# default clients therefore record each response with the stream that sent it: the
+# stream closes them itself, and can shut their connections down from another thread.
 _TRACKER: ContextVar[ResponseTracker | None] = ContextVar("mirastream_gemini_tracker", default=None)
+
+
+def _record_sync_response(response: httpx2.Response) -> None:
+    tracker = _TRACKER.get()
+    if tracker is not None:
+        tracker.record(response)
 
 
 async def _record_response(response: httpx2.Response) -> None:
     tracker = _TRACKER.get()
     if tracker is not None and not tracker.closed:
         tracker.responses.append(response)
+        tracker.record(response)
 
 
 class ResponseTracker:
     """The HTTP responses a default async client received while the tracker was active."""
 
-    __slots__ = ("closed", "responses")
+    __slots__ = ("_sockets", "closed", "connections", "responses")
 
-    def __init__(self) -> None:
+    def __init__(self, connections: Connections) -> None:
         self.closed = False
         self.responses: list[httpx2.Response] = []
+        self.connections = connections
+        self._sockets: list[Any] = []
+
+    def record(self, response: httpx2.Response) -> None:
+        """Track the connection `response` arrived on, for `Connections.abort`."""
+        self._sockets.append(self.connections.add_response(response))
+
+    def forget(self) -> None:
+        """Stop tracking the recorded connections: they may go back to the pool, to serve others."""
+        while self._sockets:
+            self.connections.discard(self._sockets.pop())
 
     @contextmanager
     def active(self) -> Iterator[None]:
@@ -146,5 +169,6 @@ class ResponseTracker:
     async def aclose(self) -> None:
         """Close every recorded response, releasing its connection; record no more."""
         self.closed = True
+        self.forget()
         while self.responses:
             await self.responses.pop().aclose()

@@ -16,6 +16,7 @@ from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._clients import ClientCache, require_module
+from .._connections import Connections
 from ..errors import ConfigurationError, MirastreamError
 from ..messages import Message
 from ..tools._specs import executable_tools
@@ -23,6 +24,7 @@ from ._client import settings
 from ._decode import GeminiDecoder
 from ._encode import encode_messages, generation_settings
 from ._errors import convert_legacy_error
+from ._legacy_sockets import RequestSockets, track_sockets
 from .chunk import GeminiLegacyResponseChunk
 from .params import GeminiCallParams
 
@@ -96,9 +98,12 @@ def legacy_client(prompt_class: Any) -> GenerativeServiceClient:
     options: dict[str, str] = {"api_key": api_key}
     if base_url is not None:
         options["api_endpoint"] = base_url.rstrip("/")
-    return _CLIENTS.sync_client(
-        (api_key, base_url), lambda: GenerativeServiceClient(transport="rest", client_options=options)
-    )
+    def make() -> GenerativeServiceClient:
+        client = GenerativeServiceClient(transport="rest", client_options=options)
+        track_sockets(client)
+        return client
+
+    return _CLIENTS.sync_client((api_key, base_url), make)
 
 
 def _cancel(responses: Any) -> None:
@@ -122,7 +127,10 @@ class GeminiLegacyCall:
     """Sends one `stream_generate_content` request through the legacy REST service client.
 
     The package has no async REST transport (its async client only speaks gRPC), so
-    `send_async` runs the blocking REST stream in worker threads.
+    `send_async` runs the blocking REST stream in worker threads. With the default clients,
+    stopping a stream shuts its socket down first, so that a worker blocked in a read
+    returns at once instead of holding up the stop (and the event loop) until the server
+    sends more.
     """
 
     provider = "gemini"
@@ -133,32 +141,54 @@ class GeminiLegacyCall:
         self._request = request
         self._client = client
         self._timeout = timeout
+        self._connections = Connections()
 
     def decoder(self) -> GeminiDecoder[GeminiLegacyResponseChunk]:
         return GeminiDecoder(GeminiLegacyResponseChunk)
 
-    def _open(self) -> Iterator[Any]:
+    def _open(self, sockets: RequestSockets) -> Iterator[Any]:
         # `retry=None`: mirastream's own policy retries; google-api-core's would do it twice over.
-        if self._timeout is None:
-            return iter(self._client.stream_generate_content(self._request, retry=None))
-        return iter(self._client.stream_generate_content(self._request, retry=None, timeout=self._timeout))
+        options: dict[str, Any] = {"retry": None}
+        if self._timeout is not None:
+            options["timeout"] = self._timeout
+        with sockets.sending():
+            return iter(self._client.stream_generate_content(self._request, **options))
 
     @contextmanager
     def send(self) -> Iterator[Iterator[Any]]:
-        responses = self._open()
+        sockets = RequestSockets(self._connections)
         try:
-            yield responses
+            responses = self._open(sockets)
+            try:
+                yield responses
+            finally:
+                _cancel(responses)
         finally:
-            _cancel(responses)
+            sockets.forget()
 
     @asynccontextmanager
     async def send_async(self) -> AsyncIterator[AsyncIterator[Any]]:
-        responses = await asyncio.get_running_loop().run_in_executor(None, self._open)
+        sockets = RequestSockets(self._connections)
         try:
-            async with aclosing(_in_thread(responses)) as items:
-                yield items
+            try:
+                responses = await asyncio.to_thread(self._open, sockets)
+            except BaseException:
+                sockets.shut_down()  # a worker still waiting for the headers gives up now
+                raise
+            try:
+                async with aclosing(_in_thread(responses)) as items:
+                    yield items
+            except BaseException:
+                sockets.shut_down()  # stopped early: a worker blocked in a read returns now
+                raise
+            finally:
+                _cancel(responses)
         finally:
-            _cancel(responses)
+            sockets.forget()
+
+    def abort(self) -> None:
+        """Shut the live connection down, from any thread: a blocked read returns at once."""
+        self._connections.abort()
 
     def convert_error(self, error: Exception) -> MirastreamError | None:
         return convert_legacy_error(error)

@@ -16,7 +16,7 @@ If even that fails, the driver calls `kill_now`, so code is never left running.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
 
@@ -109,7 +109,7 @@ def stream(flow: Flow[None], perform: Perform, kill_now: Callable[[], None]) -> 
 
 async def astream(
     flow: Flow[None], perform: APerform, kill_now: Callable[[], None]
-) -> AsyncIterator[ExecutionEvent]:
+) -> AsyncGenerator[ExecutionEvent, None]:
     """Drive an execution flow, yielding its events as they come (async)."""
     reply: object = None
     while True:

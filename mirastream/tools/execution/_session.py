@@ -307,8 +307,11 @@ class Session(ABC):
         assert child is not None
         flow = self._run(child, code)
         self._current = (flow, child)
-        async for event in astream(flow, partial(self._aperform, child), partial(self._kill_now, child)):
-            yield event
+        events = astream(flow, partial(self._aperform, child), partial(self._kill_now, child))
+        # `aclosing`: a stop ends the run (and stops the code) now, not in a finaliser's task.
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
 
     async def aclose(self) -> None:
         """Stop the child and its whole process group and remove a temporary workdir; idempotent."""

@@ -1,0 +1,69 @@
+"""The sockets a call is reading from, so that a stop from another thread or task is prompt.
+
+A consumer blocked in a read holds the stream's generator: `close()` called from elsewhere
+cannot close it. What any thread can do is shut the socket down; the blocked read then
+returns at once, the stream sees the end of its data and, knowing it was asked to stop,
+ends quietly.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from contextlib import suppress
+from typing import Any
+
+
+class Connections:
+    """The sockets of one call's live responses; `abort` shuts them all down."""
+
+    __slots__ = ("_lock", "_sockets", "aborted")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.aborted = False
+
+    def add(self, sock: socket.socket | None) -> None:
+        """Track `sock` (shut at once if the call was aborted already)."""
+        if sock is None:
+            return
+        with self._lock:
+            if not self.aborted:
+                self._sockets.append(sock)
+                return
+        shutdown_socket(sock)
+
+    def add_response(self, response: Any) -> socket.socket | None:
+        """Track the socket an httpx response arrived on, and return it (for `discard`)."""
+        sock = socket_of(response)
+        self.add(sock)
+        return sock
+
+    def discard(self, sock: socket.socket | None) -> None:
+        """Stop tracking `sock` (its response was closed)."""
+        if sock is None:
+            return
+        with self._lock, suppress(ValueError):  # ValueError: not tracked (aborted meanwhile)
+            self._sockets.remove(sock)
+
+    def abort(self) -> None:
+        """Shut every tracked socket down, and any tracked later; safe from any thread."""
+        with self._lock:
+            self.aborted = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            shutdown_socket(sock)
+
+
+def shutdown_socket(sock: socket.socket) -> None:
+    """Shut `sock` down for reading and writing; a thread blocked on it returns at once."""
+    # OSError: closed already, or never connected; there is nothing left to stop.
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def socket_of(response: Any) -> socket.socket | None:
+    """The socket an httpx response arrived on, if its transport tells (httpcore's `network_stream`)."""
+    stream = response.extensions.get("network_stream")
+    return None if stream is None else stream.get_extra_info("socket")
