@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..events import Event
-from ..prompts import BasePrompt
-from ..retries import RetryPolicy
-from ..streams import AsyncStream, Stream
+from .._provider_prompt import CallFactory, ProviderPrompt
+from ..messages import Message
 from ..timeouts import Timeouts
 from ._call import GeminiCall
 from ._client import async_client_factory, sync_client
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["GeminiPrompt"]
 
 
-class GeminiPrompt(BasePrompt):
+class GeminiPrompt(ProviderPrompt[GeminiResponseChunk]):
     """A prompt class that streams from the Gemini API (`google-genai` SDK).
 
     Class attributes (all optional):
@@ -46,10 +45,8 @@ class GeminiPrompt(BasePrompt):
     base_url: ClassVar[str | None] = None
     client: ClassVar[Client | None] = None
 
-    def _params(self, overrides: dict[str, Any]) -> GeminiCallParams:
-        params = self.call_params.with_overrides(**overrides)
-        assert isinstance(params, GeminiCallParams)
-        return params
+    def _encode(self, params: Any, messages: Sequence[Message]) -> dict[str, Any]:
+        return request_kwargs(params, messages)
 
     def request_kwargs(self, **call_params: Any) -> dict[str, Any]:
         """The keyword arguments `client.models.generate_content_stream` will get, as plain data.
@@ -57,7 +54,7 @@ class GeminiPrompt(BasePrompt):
         `call_params` override the class's `call_params` for this request only. The
         `config` dict is what the SDK turns into its `GenerateContentConfig`.
         """
-        return request_kwargs(self._params(call_params), self.messages())
+        return super().request_kwargs(**call_params)
 
     @staticmethod
     def _validated(kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
@@ -73,43 +70,14 @@ class GeminiPrompt(BasePrompt):
             config = {**config, "http_options": {**http_options, "timeout": round(timeouts.idle * 1000)}}
         return {**kwargs, "config": types.GenerateContentConfig.model_validate(config)}
 
-    def stream(
-        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
-    ) -> Stream[GeminiResponseChunk | Event]:
-        """Stream the answer; the request is sent when iteration starts.
-
-        `call_params` override the class's `call_params` for this request only; `retries`
-        and `timeouts` override the class's policies. Invalid parameters, template values or
-        a missing API key raise here, before any request. With tools to run (functions,
-        models, a `CodeInterpreter`), the stream runs the tool loop and also yields its
-        `Event`s.
-        """
-        params = self._params(call_params)
+    def _sync_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
         client = sync_client(type(self))
-        limits = timeouts or self.timeouts
-        return self._open_stream(
-            Stream,
-            params,
-            lambda messages: GeminiCall(
-                self._validated(request_kwargs(params, messages), limits), client=client
-            ),
-            retries=retries,
-            timeouts=limits,
+        return lambda messages: GeminiCall(
+            self._validated(request_kwargs(params, messages), timeouts), client=client
         )
 
-    def stream_async(
-        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
-    ) -> AsyncStream[GeminiResponseChunk | Event]:
-        """The async twin of `stream`: `async with prompt.stream_async() as stream`."""
-        params = self._params(call_params)
+    def _async_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
         factory = async_client_factory(type(self))
-        limits = timeouts or self.timeouts
-        return self._open_stream(
-            AsyncStream,
-            params,
-            lambda messages: GeminiCall(
-                self._validated(request_kwargs(params, messages), limits), async_client=factory
-            ),
-            retries=retries,
-            timeouts=limits,
+        return lambda messages: GeminiCall(
+            self._validated(request_kwargs(params, messages), timeouts), async_client=factory
         )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..events import Event
-from ..prompts import BasePrompt
-from ..retries import RetryPolicy
-from ..streams import AsyncStream, Stream
+from .._provider_prompt import CallFactory, ProviderPrompt
+from ..messages import Message
 from ..timeouts import Timeouts
 from ._call import OpenAICall
 from ._client import CLIENTS
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIPrompt"]
 
 
-class OpenAIPrompt(BasePrompt):
+class OpenAIPrompt(ProviderPrompt[OpenAIResponseChunk]):
     """A prompt class that streams from the Chat Completions API.
 
     Class attributes (all optional):
@@ -44,52 +43,15 @@ class OpenAIPrompt(BasePrompt):
     client: ClassVar[OpenAI | None] = None
     async_client: ClassVar[AsyncOpenAI | None] = None
 
-    def _params(self, overrides: dict[str, Any]) -> OpenAICallParams:
-        params = self.call_params.with_overrides(**overrides)
-        assert isinstance(params, OpenAICallParams)
-        return params
+    def _encode(self, params: Any, messages: Sequence[Message]) -> dict[str, Any]:
+        return request_kwargs(params, messages)
 
-    def request_kwargs(self, **call_params: Any) -> dict[str, Any]:
-        """The exact keyword arguments sent to `chat.completions.create` (first turn).
-
-        `call_params` override the class's `call_params` for this request only.
-        """
-        return request_kwargs(self._params(call_params), self.messages())
-
-    def stream(
-        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
-    ) -> Stream[OpenAIResponseChunk | Event]:
-        """Stream the answer; the request is sent when iteration starts.
-
-        `call_params` override the class's `call_params` for this request only. Invalid
-        parameters, template values or a missing API key raise here, before any request.
-        With tools to run (functions, models, a `CodeInterpreter`), the stream runs the tool
-        loop and also yields its `Event`s.
-        """
-        params = self._params(call_params)
+    def _sync_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
         client = CLIENTS.sync_client(type(self))
-        limits = timeouts or self.timeouts
-        return self._open_stream(
-            Stream,
-            params,
-            lambda messages: OpenAICall(request_kwargs(params, messages), client=client, timeouts=limits),
-            retries=retries,
-            timeouts=limits,
-        )
+        return lambda messages: OpenAICall(request_kwargs(params, messages), client=client, timeouts=timeouts)
 
-    def stream_async(
-        self, *, retries: RetryPolicy | None = None, timeouts: Timeouts | None = None, **call_params: Any
-    ) -> AsyncStream[OpenAIResponseChunk | Event]:
-        """The async twin of `stream`: `async with prompt.stream_async() as stream`."""
-        params = self._params(call_params)
+    def _async_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
         factory = CLIENTS.async_client_factory(type(self))
-        limits = timeouts or self.timeouts
-        return self._open_stream(
-            AsyncStream,
-            params,
-            lambda messages: OpenAICall(
-                request_kwargs(params, messages), async_client=factory, timeouts=limits
-            ),
-            retries=retries,
-            timeouts=limits,
+        return lambda messages: OpenAICall(
+            request_kwargs(params, messages), async_client=factory, timeouts=timeouts
         )
