@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
 from .events import ConfirmationEvent, Event, MarkerEvent, StatusEvent
-from .tools.code_interpreter import OutputCollector
 
 if TYPE_CHECKING:
     from ._agent import AgentRun, Invocation
     from .streams import AsyncStream, Stream
+    from .tools.code_interpreter import OutputCollector
 
 DENIED = "The user declined to run this code."
 
@@ -38,6 +38,12 @@ class _Outcome:
 
 def _tool_failure(error: Exception) -> str:
     return f"The tool raised {type(error).__name__}: {error}"
+
+
+def _collector(tool: Any) -> OutputCollector:
+    from .tools.code_interpreter import OutputCollector  # only streams that run code need it
+
+    return OutputCollector(tool.max_output_chars)
 
 
 def _console(start: bool) -> MarkerEvent:
@@ -104,7 +110,7 @@ def _run_code(invocation: Invocation, outcome: _Outcome) -> Generator[Event, Non
     if confirmation.decision is False:
         outcome.set(DENIED, True)
         return
-    collector = OutputCollector(tool.max_output_chars)
+    collector = _collector(tool)
     executions = tool.session(invocation.language).execute(invocation.code)
     yield _console(start=True)
     try:
@@ -192,7 +198,7 @@ async def _arun_code(invocation: Invocation, outcome: _Outcome) -> AsyncGenerato
     if confirmation.decision is False:
         outcome.set(DENIED, True)
         return
-    collector = OutputCollector(tool.max_output_chars)
+    collector = _collector(tool)
     session = tool.async_session(invocation.language)
     executions = session.aexecute(invocation.code)
     yield _console(start=True)

@@ -38,7 +38,7 @@ class ToolCall(BaseModel):
             result (Gemini's `thoughtSignature`); `None` for most providers.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     name: str
@@ -69,7 +69,7 @@ class Message(BaseModel):
         name: on tool messages, the name of the tool that answered.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     role: Role
     content: str = ""

@@ -17,7 +17,7 @@ class BaseCallParams(BaseModel):
     request is sent.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     @field_validator("tools", mode="after", check_fields=False)
     @classmethod

@@ -87,7 +87,7 @@ class BasePrompt(BaseModel):
     a missing or ill-typed value is a pydantic `ValidationError` when it is constructed.
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     prompt_template: ClassVar[str]
     max_steps: ClassVar[int] = 10

@@ -25,7 +25,7 @@ class Usage(BaseModel):
         reasoning_tokens: generated tokens spent on hidden reasoning, when reported.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -43,7 +43,7 @@ class ToolResult(BaseModel):
         is_error: whether it reports a failure (bad arguments, an exception, a denial, ...).
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     call: ToolCall
     output: str
@@ -63,7 +63,7 @@ class Choice(BaseModel):
         raw_finish_reason: the provider's own value, unchanged.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     index: int = 0
     text: str = ""
@@ -95,7 +95,7 @@ class Response(BaseModel):
             its usage is the sum over all turns.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     provider: str
     model: str | None = None
@@ -146,7 +146,7 @@ class Response(BaseModel):
 class Step(BaseModel):
     """One model turn of a tool loop and the results of the tools it called."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     response: Response
     results: tuple[ToolResult, ...] = ()

@@ -88,3 +88,17 @@ def test_public_api_is_exported() -> None:
             assert hasattr(package, name)
     for name in mirastream.errors.__all__:
         assert issubclass(getattr(mirastream.errors, name), mirastream.errors.MirastreamError)
+
+
+def test_provider_packages_load_no_tool_machinery() -> None:
+    """Tools, their sessions and asyncio load when a stream uses them, not with the packages."""
+    loaded = _modules_after("import mirastream, mirastream.openai, mirastream.anthropic, mirastream.gemini")
+    assert "asyncio" not in loaded
+    assert not {name for name in loaded if name.startswith("mirastream.tools.")} - {"mirastream.tools._specs"}
+
+
+def test_tool_names_resolve_lazily() -> None:
+    loaded = _modules_after("from mirastream.tools import Limits")
+    assert "mirastream.tools.execution.limits" in loaded
+    assert "mirastream.tools.execution.python" not in loaded
+    assert "mirastream.tools.code_interpreter" not in loaded

@@ -9,7 +9,6 @@ inside), configured per prompt class instead of through the global `genai.config
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from contextlib import aclosing, asynccontextmanager, contextmanager
@@ -98,6 +97,7 @@ def legacy_client(prompt_class: Any) -> GenerativeServiceClient:
     options: dict[str, str] = {"api_key": api_key}
     if base_url is not None:
         options["api_endpoint"] = base_url.rstrip("/")
+
     def make() -> GenerativeServiceClient:
         client = GenerativeServiceClient(transport="rest", client_options=options)
         track_sockets(client)
@@ -112,8 +112,16 @@ def _cancel(responses: Any) -> None:
         cancel()
 
 
+async def _to_thread(function: Any, *args: Any) -> Any:
+    import asyncio
+
+    return await asyncio.to_thread(function, *args)
+
+
 async def _in_thread(responses: Iterator[Any]) -> AsyncGenerator[Any, None]:
     """Read a blocking iterator from a worker thread, one item at a time."""
+    import asyncio  # here: only async legacy streams need it
+
     loop = asyncio.get_running_loop()
     end = object()
     while True:
@@ -171,7 +179,7 @@ class GeminiLegacyCall:
         sockets = RequestSockets(self._connections)
         try:
             try:
-                responses = await asyncio.to_thread(self._open, sockets)
+                responses = await _to_thread(self._open, sockets)
             except BaseException:
                 sockets.shut_down()  # a worker still waiting for the headers gives up now
                 raise

@@ -8,8 +8,30 @@
 Importing this package starts nothing and imports no Jupyter code; sessions start on first use.
 """
 
-from .code_interpreter import CodeInterpreter, ConfirmPolicy
-from .execution.limits import Limits
-from .function import FunctionTool, ToolArgumentsError, as_tool
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .code_interpreter import CodeInterpreter, ConfirmPolicy
+    from .execution.limits import Limits
+    from .function import FunctionTool, ToolArgumentsError, as_tool
+
+_HOMES = {
+    "CodeInterpreter": "code_interpreter",
+    "ConfirmPolicy": "code_interpreter",
+    "Limits": "execution.limits",
+    "FunctionTool": "function",
+    "ToolArgumentsError": "function",
+    "as_tool": "function",
+}
 
 __all__ = ["CodeInterpreter", "ConfirmPolicy", "FunctionTool", "Limits", "ToolArgumentsError", "as_tool"]
+
+
+def __getattr__(name: str) -> Any:
+    # Each tool loads on first use: a provider package reading `tools._specs` pays for none.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{home}"), name)

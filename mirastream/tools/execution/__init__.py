@@ -18,11 +18,15 @@ Importing this package imports no Jupyter code: `PythonSession` needs the `code`
 (`jupyter_client`, `ipykernel`) only when it starts.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._errors import SessionStartError
 from .events import ActiveLine, ExecutionEvent, Finished, FinishStatus, Image, ImageMime, Output
 from .limits import Limits
-from .python import PythonSession
-from .shell import ShellSession
+
+if TYPE_CHECKING:
+    from .python import PythonSession
+    from .shell import ShellSession
 
 __all__ = [
     "ActiveLine",
@@ -37,3 +41,16 @@ __all__ = [
     "SessionStartError",
     "ShellSession",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The sessions (and asyncio, subprocess, ...) load on first use, not with the package.
+    if name == "PythonSession":
+        from .python import PythonSession
+
+        return PythonSession
+    if name == "ShellSession":
+        from .shell import ShellSession
+
+        return ShellSession
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
