@@ -1,0 +1,150 @@
+"""Reading a recorded request back into provider-neutral messages, whatever its wire format."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..messages import Message, ToolCall
+from ._wire import Wire
+
+
+def _get(mapping: dict[str, Any], camel: str, snake: str) -> Any:
+    """A field under its JSON (camelCase) or proto (snake_case) name."""
+    value = mapping.get(camel)
+    return mapping.get(snake) if value is None else value
+
+
+def _text(content: Any) -> str:
+    """The text of a string content or of a list of text parts/blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def messages(wire: Wire, body: Any) -> list[Message]:
+    """The conversation a request sends, system instructions first, as `Message`s.
+
+    Tool messages carry the name of the tool they answer (found from the call they answer
+    where the format leaves it out). Arguments and results that the format sends as JSON
+    objects (Anthropic's `input`, Gemini's `args` and `response`) are written back as JSON text.
+    """
+    if not isinstance(body, dict):
+        return []
+    if wire == "openai":
+        return _openai(body)
+    if wire == "anthropic":
+        return _anthropic(body)
+    return _gemini(body)
+
+
+def _openai(body: dict[str, Any]) -> list[Message]:
+    names: dict[str, str] = {}
+    result: list[Message] = []
+    for message in body.get("messages") or ():
+        role = message.get("role")
+        content = _text(message.get("content"))
+        if role == "developer":
+            role = "system"
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            name = message.get("name") or names.get(call_id or "")
+            result.append(Message(role="tool", content=content, tool_call_id=call_id, name=name))
+            continue
+        calls = []
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            arguments = function.get("arguments") or ""
+            calls.append(ToolCall.from_raw(call.get("id", ""), function.get("name", ""), arguments))
+            names[calls[-1].id] = calls[-1].name
+        if role in ("system", "user", "assistant"):
+            result.append(Message(role=role, content=content, tool_calls=tuple(calls)))
+    return result
+
+
+def _anthropic(body: dict[str, Any]) -> list[Message]:
+    result: list[Message] = []
+    system = _text(body.get("system"))
+    if system:
+        result.append(Message(role="system", content=system))
+    names: dict[str, str] = {}
+    for message in body.get("messages") or ():
+        role = message.get("role")
+        content = message.get("content")
+        if isinstance(content, str):
+            result.append(Message(role=role, content=content))
+            continue
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for block in content or ():
+            kind = block.get("type")
+            if kind == "text":
+                texts.append(str(block.get("text", "")))
+            elif kind == "tool_use":
+                arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+                calls.append(ToolCall.from_raw(block.get("id", ""), block.get("name", ""), arguments))
+                names[calls[-1].id] = calls[-1].name
+            elif kind == "tool_result":
+                call_id = block.get("tool_use_id")
+                output = _text(block.get("content"))
+                name = names.get(call_id or "")
+                result.append(Message(role="tool", content=output, tool_call_id=call_id, name=name))
+        if texts or calls:
+            result.append(Message(role=role, content="".join(texts), tool_calls=tuple(calls)))
+    return result
+
+
+def _response_text(response: Any) -> str:
+    if isinstance(response, dict) and set(response) == {"output"}:
+        output = response["output"]
+        return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+    return json.dumps(response, ensure_ascii=False)
+
+
+def _gemini(body: dict[str, Any]) -> list[Message]:
+    result: list[Message] = []
+    system = _get(body, "systemInstruction", "system_instruction")
+    if isinstance(system, dict):
+        result.append(Message(role="system", content=_text(system.get("parts"))))
+    for content in body.get("contents") or ():
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for part in content.get("parts") or ():
+            call = _get(part, "functionCall", "function_call")
+            response = _get(part, "functionResponse", "function_response")
+            if isinstance(call, dict):
+                arguments = json.dumps(call.get("args") or {}, ensure_ascii=False)
+                call_id = call.get("id") or f"call_{len(calls)}"
+                calls.append(ToolCall.from_raw(call_id, call.get("name", ""), arguments))
+            elif isinstance(response, dict):
+                output = _response_text(response.get("response"))
+                call_id = response.get("id")
+                name = response.get("name")
+                result.append(Message(role="tool", content=output, tool_call_id=call_id, name=name))
+            elif part.get("text") and not part.get("thought"):
+                texts.append(str(part["text"]))
+        role = "assistant" if content.get("role") == "model" else "user"
+        if texts or calls:
+            result.append(Message(role=role, content="".join(texts), tool_calls=tuple(calls)))
+    return result
+
+
+def tool_names(wire: Wire, body: Any) -> list[str]:
+    """The names of the function tools a request declares, in order."""
+    if not isinstance(body, dict):
+        return []
+    names: list[str] = []
+    for tool in body.get("tools") or ():
+        if wire == "openai":
+            function = tool.get("function")
+            if isinstance(function, dict):
+                names.append(str(function.get("name")))
+        elif wire == "anthropic":
+            if "name" in tool:
+                names.append(str(tool["name"]))
+        else:
+            for declaration in _get(tool, "functionDeclarations", "function_declarations") or ():
+                names.append(str(declaration.get("name")))
+    return names
