@@ -142,6 +142,17 @@ class Response(BaseModel):
         choice = self.choice
         return Message(role="assistant", content=choice.text, tool_calls=choice.tool_calls)
 
+    def messages(self) -> list[Message]:
+        """Everything this answer adds to a conversation, ready to extend a history.
+
+        Without tools: its assistant message. After a tool loop: each model turn's
+        assistant message followed by its tools' results, as the loop itself sent them. A
+        stopped stream keeps what was complete: a tool call without a result is dropped
+        (providers reject one), and a turn with neither text nor calls adds nothing.
+        """
+        steps = self.steps or (Step(response=self),)
+        return [message for step in steps for message in step.messages()]
+
 
 class Step(BaseModel):
     """One model turn of a tool loop and the results of the tools it called."""
@@ -150,6 +161,20 @@ class Step(BaseModel):
 
     response: Response
     results: tuple[ToolResult, ...] = ()
+
+    def messages(self) -> list[Message]:
+        """The turn's assistant message (calls that got a result), then one `tool` message per result."""
+        answered = {result.call.id for result in self.results}
+        choice = self.response.choice
+        calls = tuple(call for call in choice.tool_calls if call.id in answered)
+        messages = []
+        if choice.text or calls:
+            messages.append(Message(role="assistant", content=choice.text, tool_calls=calls))
+        messages.extend(
+            Message(role="tool", content=result.output, tool_call_id=result.call.id, name=result.call.name)
+            for result in self.results
+        )
+        return messages
 
 
 Response.model_rebuild()

@@ -1,0 +1,181 @@
+"""The chat itself: one message, or an interactive conversation that remembers earlier turns."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from ..errors import ConfigurationError, MirastreamError, MissingAPIKeyError
+from ._history import turn_messages
+from ._providers import ChatModel, ProviderChoice, choose_provider
+from ._render import ImageSaver
+from ._turn import TurnView, run_turn, summary
+
+if TYPE_CHECKING:
+    from ..messages import Message
+    from ..tools import CodeInterpreter
+    from ._interrupts import InterruptGuard
+    from ._options import ChatOptions
+    from ._render import Renderer
+
+EXIT_OK = 0
+EXIT_PROVIDER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+HELP = "/reset forgets the conversation, /exit (or Ctrl-D) quits, Ctrl-C stops an answer or running code."
+
+
+def exit_status(error: BaseException) -> int:
+    """2 for the user's own configuration, 1 for anything the provider did."""
+    return EXIT_USAGE if isinstance(error, (ConfigurationError, ValidationError)) else EXIT_PROVIDER_ERROR
+
+
+def describe(error: BaseException, options: ChatOptions) -> str:
+    """An error in words for the command line user (no traceback)."""
+    if isinstance(error, MissingAPIKeyError):
+        provider = error.provider or "the provider"
+        if error.env_var is None:
+            return (
+                f"no key for {options.base_url}: mirastream does not send your {provider} key to "
+                "another host; pass --api-key-env NAME, the environment variable that holds this server's key"
+            )
+        variables = error.env_var + (" (or GOOGLE_API_KEY)" if error.env_var == "GEMINI_API_KEY" else "")
+        return (
+            f"no {provider} API key: set {variables}, or choose another provider with --provider "
+            "(--provider local needs no key)"
+        )
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'value'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        return f"invalid setting: {problems}"
+    if isinstance(error, MirastreamError):
+        return error.message
+    return str(error)
+
+
+class ChatSession:
+    """A chat with one provider: the model, the code interpreter, the conversation so far."""
+
+    def __init__(
+        self,
+        options: ChatOptions,
+        renderer: Renderer,
+        guard: InterruptGuard,
+    ) -> None:
+        self.options = options
+        self.renderer = renderer
+        self.guard = guard
+        self.history: list[Message] = []
+        self.interpreter: CodeInterpreter | None = None
+        choice = choose_provider(options.provider, os.environ)
+        if options.tools:
+            from ..tools import CodeInterpreter, Limits
+
+            self.interpreter = CodeInterpreter(
+                confirm="auto" if options.auto_run else "ask", limits=Limits(workdir=options.workdir)
+            )
+        self.view = TurnView(renderer, ImageSaver(options.images_dir))
+        try:
+            self.model = ChatModel(choice, options, [self.interpreter] if self.interpreter else [])
+        except (MirastreamError, ValidationError):
+            renderer.notice(self._introduction(choice, ""))
+            raise
+        renderer.notice(self._introduction(choice, self.model.model))
+        self.model.check()
+
+    def _introduction(self, choice: ProviderChoice, model: str) -> str:
+        """One line: which provider and model, and why."""
+        who = "the local model" if choice.name == "local" else choice.name
+        named = f" ({model})" if model else ""
+        hint = "" if self.options.provider else "; --provider chooses another"
+        return f"{who}{named}: {choice.reason}{hint}"
+
+    def run(self) -> int:
+        """The message from the command line, then the interactive chat if asked; the exit status."""
+        status = EXIT_OK
+        if self.options.message is not None:
+            status = self.turn(self.options.message)
+            if not self.options.interactive:
+                return status
+        return self.interact()
+
+    def turn(self, message: str) -> int:
+        """Send `message` with the conversation so far and show the answer; its exit status."""
+        self.guard.arm()
+        try:
+            stream = self.model.stream(self.history, message)
+            result = run_turn(stream, self.view, self.renderer)
+        except KeyboardInterrupt:
+            self.renderer.finish()
+            self.renderer.notice("interrupted")
+            return EXIT_INTERRUPTED
+        except (MirastreamError, ValidationError) as error:
+            self.renderer.finish()
+            partial = getattr(error, "response", None)
+            if partial is not None:
+                self.history.extend(turn_messages(message, partial))
+            self.renderer.error(describe(error, self.options))
+            return exit_status(error)
+        self.history.extend(turn_messages(message, result.response))
+        response = result.response
+        if response.refusal:
+            self.renderer.notice(f"the model refused: {response.refusal}")
+        if response.finish_reason == "length" and not response.interrupted:
+            self.renderer.notice("the answer was cut off: the model reached its token limit")
+        self.renderer.footer(summary(self.model.provider, response))
+        return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+    def interact(self) -> int:
+        """Read messages until /exit or the end of input; a second Ctrl-C in a row at the prompt quits."""
+        _enable_line_editing()
+        self.renderer.notice(HELP)
+        presses = 0
+        while True:
+            self.guard.arm()
+            try:
+                line = self.renderer.read_message()
+            except KeyboardInterrupt:
+                presses += 1
+                if presses >= 2:
+                    self.renderer.notice("bye")
+                    return EXIT_INTERRUPTED
+                self.renderer.notice("(press Ctrl-C again, Ctrl-D or type /exit to quit)")
+                continue
+            presses = 0
+            if line is None:
+                return EXIT_OK
+            text = line.strip()
+            if not text:
+                continue
+            command = text.lower()
+            if command in ("/exit", "/quit", "exit", "quit"):
+                return EXIT_OK
+            if command in ("/reset", "/clear"):
+                self.history.clear()
+                self.renderer.notice("the conversation is forgotten")
+                continue
+            if command in ("/help", "/?"):
+                self.renderer.notice(HELP)
+                continue
+            self.turn(text)
+
+    def close(self) -> None:
+        """Stop the code interpreter's sessions (their child processes end)."""
+        self.guard.disarm()
+        if self.interpreter is not None:
+            self.interpreter.close()
+
+
+def _enable_line_editing() -> None:
+    """Arrow keys and history at the prompt, when the terminal and platform allow it."""
+    if sys.stdin.isatty():
+        try:
+            import readline  # noqa: F401  (importing it is what enables line editing in input())
+        except ImportError:  # not available on this platform: plain input() still works
+            return
