@@ -174,7 +174,8 @@ class _StreamState(Generic[ChunkT]):
         if isinstance(converted, MirastreamError):
             if self._first_chunk_at is not None and type(converted) is APIConnectionError:
                 converted = StreamInterrupted(
-                    f"the connection broke in the middle of the stream: {converted.message}",
+                    f"the connection to {self.provider} broke in the middle of the stream "
+                    f"({type(error).__name__}: {error})",
                     provider=self.provider,
                 )
             if self._connected and converted.response is None:
