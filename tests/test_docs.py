@@ -46,8 +46,8 @@ PAGES = [
 # Pages with python samples that this module does not run, and why.
 ELSEWHERE = {
     "docs/testing.md": "run under pytest by tests/testing/test_docs.py",
-    "docs/chat.md": "not covered yet",
-    "docs/providers/local.md": "not covered yet",
+    "docs/chat.md": "its commands are parsed, and each flag checked, by tests/cli/test_docs.py",
+    "docs/providers/local.md": "run against the local model by tests/local/test_docs.py",
 }
 
 
