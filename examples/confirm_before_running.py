@@ -1,6 +1,7 @@
-"""Ask the user before the model's code runs; a "no" is reported back to the model.
+"""Ask the user before the model's code runs; a "no" is reported back to the model (asyncio).
 
 OPENAI_API_KEY=sk-...  python examples/confirm_before_running.py "List the files here."
+python examples/confirm_before_running.py    # no key: the local model
 """
 
 from __future__ import annotations
@@ -8,19 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from _setup import require_openai_settings
+from _setup import prompt_class
 
 from mirastream.events import ConfirmationEvent
-from mirastream.openai import OpenAICallParams, OpenAIPrompt
 from mirastream.tools import CodeInterpreter
 
+Prompt = prompt_class()  # OpenAIPrompt, AnthropicPrompt, GeminiPrompt or LocalPrompt
 interpreter = CodeInterpreter()  # confirm="ask": the consumer decides on each ConfirmationEvent
 
 
-class Helper(OpenAIPrompt):
+class Helper(Prompt):
     prompt_template = "USER: {request}"
     request: str
-    call_params = OpenAICallParams(model="gpt-4o-mini", tools=[interpreter])
+    call_params = Prompt.call_params.with_overrides(tools=[interpreter])
 
 
 async def main(request: str, model: str | None) -> None:
@@ -32,6 +33,7 @@ async def main(request: str, model: str | None) -> None:
                 answer = await asyncio.to_thread(input, f"\nRun this {event.language} code? [y/N] ")
                 event.approve() if answer.strip().lower() in ("y", "yes") else event.deny()
     print()
+    # Async sessions end with their event loop; ending them here is tidier.
     await interpreter.adiscard_session("python")
     await interpreter.adiscard_session("shell")
 
@@ -39,7 +41,6 @@ async def main(request: str, model: str | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("request", nargs="?", default="How many files are in the current folder?")
-    parser.add_argument("--model", default=None)
+    parser.add_argument("--model", help="model name (default: the provider's)")
     args = parser.parse_args()
-    require_openai_settings()
     asyncio.run(main(args.request, args.model))

@@ -1,6 +1,9 @@
 """Give the model a Python function as a tool; mirastream runs it and streams the answer.
 
 OPENAI_API_KEY=sk-...  python examples/function_tool.py "Weather in Paris and Oslo?"
+python examples/function_tool.py    # no key: the local model
+
+Works with any provider: the key you have set picks it (see _setup.py).
 """
 
 from __future__ import annotations
@@ -8,10 +11,11 @@ from __future__ import annotations
 import argparse
 from typing import Literal
 
-from _setup import require_openai_settings
+from _setup import prompt_class
 
 from mirastream import ResponseChunk
-from mirastream.openai import OpenAICallParams, OpenAIPrompt
+
+Prompt = prompt_class()  # OpenAIPrompt, AnthropicPrompt, GeminiPrompt or LocalPrompt
 
 
 def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> dict[str, object]:
@@ -27,18 +31,17 @@ def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -
     return {"city": city, "temperature": temperature, "unit": unit}
 
 
-class WeatherAssistant(OpenAIPrompt):
+class WeatherAssistant(Prompt):
     prompt_template = "USER: {question}"
     question: str
-    call_params = OpenAICallParams(model="gpt-4o-mini", tools=[get_weather])
+    call_params = Prompt.call_params.with_overrides(tools=[get_weather])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("question", nargs="?", default="What is the weather in Paris?")
-    parser.add_argument("--model", default=None)
+    parser.add_argument("--model", help="model name (default: the provider's)")
     args = parser.parse_args()
-    require_openai_settings()
 
     overrides = {"model": args.model} if args.model else {}
     stream = WeatherAssistant(question=args.question).stream(**overrides).with_status()

@@ -1,20 +1,23 @@
-"""Stream two answers concurrently with asyncio, from OpenAI or any compatible server.
+"""Stream two answers concurrently with asyncio, from OpenAI, a compatible server or the local model.
 
 OPENAI_API_KEY=sk-...  python examples/openai_stream_async.py
 OPENAI_BASE_URL=http://127.0.0.1:8080/v1  python examples/openai_stream_async.py --model qwen2.5
+python examples/openai_stream_async.py    # no key: the local model (one request at a time)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
 
-from mirastream.openai import OpenAICallParams, OpenAIPrompt
+from _setup import prompt_class
+
+from mirastream.openai import OpenAICallParams
+
+Prompt = prompt_class("openai")  # OpenAIPrompt, or LocalPrompt (an OpenAIPrompt) without a key
 
 
-class RecipeRecommender(OpenAIPrompt):
+class RecipeRecommender(Prompt):
     prompt_template = """
     SYSTEM: You are a chef who answers in one sentence.
     USER: Recommend a recipe that uses {ingredient} as an ingredient
@@ -29,7 +32,8 @@ async def recommend(ingredient: str, model: str | None) -> str:
         async for chunk in stream:
             print(f"[{ingredient}] {chunk.content!r}")
     response = stream.response
-    return f"{ingredient}: {response.text} ({response.usage.output_tokens if response.usage else '?'} tokens)"
+    tokens = response.usage.output_tokens if response.usage else "?"
+    return f"{ingredient}: {response.text} ({tokens} tokens)"
 
 
 async def main(model: str | None) -> None:
@@ -39,10 +43,5 @@ async def main(model: str | None) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None)
-    args = parser.parse_args()
-    if not os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL"):
-        sys.exit(
-            "Set OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server (see openai_stream.py)."
-        )
-    asyncio.run(main(args.model))
+    parser.add_argument("--model", help="model name (default: gpt-4o-mini)")
+    asyncio.run(main(parser.parse_args().model))

@@ -1,18 +1,26 @@
 """mirastream: one streaming interface for every major LLM provider, in prompt classes.
 
 Importing `mirastream` loads no provider SDK; each provider package
-(`mirastream.openai`, ...) loads its SDK on its first call.
+(`mirastream.openai`, ...) loads its SDK on its first call. The names below load on first
+use too, so `import mirastream` alone costs next to nothing.
 """
 
-from . import errors
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .chunks import ResponseChunk, ToolCallDelta
-from .messages import Message, ToolCall
-from .params import BaseCallParams
-from .prompts import BasePrompt
-from .responses import Choice, FinishReason, Response, Usage
-from .streams import AsyncStream, Stream
-from .timeouts import Timeouts
+
+if TYPE_CHECKING:
+    from . import errors
+    from .chunks import ResponseChunk, ToolCallDelta
+    from .messages import Message, ToolCall
+    from .params import BaseCallParams
+    from .prompts import BasePrompt
+    from .responses import Choice, FinishReason, Response, Usage
+    from .streams import AsyncStream, Stream
+    from .timeouts import Timeouts
 
 __all__ = [
     "AsyncStream",
@@ -31,3 +39,34 @@ __all__ = [
     "__version__",
     "errors",
 ]
+
+_HOMES = {
+    "AsyncStream": "streams",
+    "BaseCallParams": "params",
+    "BasePrompt": "prompts",
+    "Choice": "responses",
+    "FinishReason": "responses",
+    "Message": "messages",
+    "Response": "responses",
+    "ResponseChunk": "chunks",
+    "Stream": "streams",
+    "Timeouts": "timeouts",
+    "ToolCall": "messages",
+    "ToolCallDelta": "chunks",
+    "Usage": "responses",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "errors":
+        return import_module(f"{__name__}.errors")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

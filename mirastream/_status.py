@@ -39,6 +39,7 @@ def error_for_status(
     headers: Mapping[str, str] | None = None,
 ) -> ProviderError:
     """The typed error for an HTTP error status."""
+    message = message.removeprefix(f"Error code: {status} - ")  # the SDKs' own status prefix
     text = f"{provider} answered HTTP {status}: {message}"
     if status in (401, 403):
         return AuthenticationError(text, provider=provider, status_code=status, body=body)

@@ -18,7 +18,7 @@ from .errors import APIConnectionError, ProviderError, RateLimitError, ServerErr
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState, Retrying
 
-__all__ = ["DEFAULT_RETRIES", "RetryPolicy", "is_retryable"]
+__all__ = ["DEFAULT_RETRIES", "RetryPolicy", "default_wait", "is_retryable"]
 
 RetryPolicy = Union[int, "Retrying", "AsyncRetrying", None]
 """`None` or `0`: no retries; `n`: up to `n` retries with the default rules; or your own

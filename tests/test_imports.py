@@ -102,3 +102,10 @@ def test_tool_names_resolve_lazily() -> None:
     assert "mirastream.tools.execution.limits" in loaded
     assert "mirastream.tools.execution.python" not in loaded
     assert "mirastream.tools.code_interpreter" not in loaded
+
+
+def test_import_mirastream_alone_loads_not_even_pydantic() -> None:
+    loaded = _modules_after("import mirastream")
+    assert "pydantic" not in loaded
+    loaded = _modules_after("from mirastream import BasePrompt, Response, errors")
+    assert {"pydantic", "mirastream.prompts", "mirastream.responses", "mirastream.errors"} <= loaded
