@@ -36,6 +36,7 @@ _PART_EVENTS = frozenset(
 _DELTA_EVENTS = frozenset({"content_block_delta", "message_delta"})
 
 _event_classes: dict[str, Any] = {}
+_event_adapter: list[Any] = []  # the SDK event union's pydantic TypeAdapter, made on first use
 
 
 def _event_class(event_type: str) -> Any:
@@ -52,6 +53,25 @@ def _event_class(event_type: str) -> Any:
             message_stop=types.RawMessageStopEvent,
         )
     return _event_classes[event_type]
+
+
+def _native_event(event_type: str, payload: dict[str, Any]) -> Any:
+    """The SDK's event object for `payload`, built the way the SDK builds it.
+
+    Like the SDK, validate against its event union (pydantic-core, fast) and fall back to
+    constructing the event class without validation when the payload does not fit.
+    """
+    from pydantic import ValidationError
+
+    if not _event_adapter:
+        from anthropic.types import RawMessageStreamEvent
+        from pydantic import TypeAdapter
+
+        _event_adapter.append(TypeAdapter(RawMessageStreamEvent))
+    try:
+        return _event_adapter[0].validate_python(payload)
+    except ValidationError:
+        return _event_class(event_type).construct(**payload)
 
 
 class AnthropicResponseChunk(ResponseChunk):
@@ -113,7 +133,7 @@ class AnthropicResponseChunk(ResponseChunk):
         """The SDK's raw stream event for this chunk."""
         native = self._native
         if native is None:
-            native = self._native = _event_class(self._type).construct(**self._payload)
+            native = self._native = _native_event(self._type, self._payload)
         return native
 
     @property
