@@ -1,23 +1,34 @@
-"""A fast loopback SSE server for load benchmarks: thousands of generated chat streams at once.
+"""A fast loopback SSE server for the benchmarks: generated chat streams, thousands at once.
 
-Each request names its stream in its prompt as ``load-stream:<number>:<chunks>``. The server
-answers with ``chunks`` generated text pieces (see `piece`) in the wire format of the API the
+The user message of each request says what to stream, in the wire format of the API its
 path belongs to: OpenAI Chat Completions (``.../chat/completions``), Anthropic Messages
-(``.../messages``) or Gemini (``...:streamGenerateContent``). Every stream's text is unique,
-so a response delivered to the wrong caller shows. ``GET /stats`` reports what the server saw
-(``?reset=1`` restarts the peaks).
+(``.../messages``) or Gemini (``...:streamGenerateContent``); the formats are in `_wire`.
 
-One asyncio event loop serves every connection (keep-alive, chunked transfer encoding, one
-write per event). It binds 127.0.0.1 only and stops by itself after ``lifetime`` seconds, or,
-run as a script, as soon as its stdin ends (its parent closed the pipe, or exited)::
+- ``load-stream:<number>:<chunks>``: ``chunks`` text pieces unique to stream ``number``
+  (see `piece`), so a response delivered to the wrong caller shows; one write per event,
+  one event per turn of the server's loop (or ``interval`` seconds apart), so concurrent
+  streams interleave like real ones.
+- ``bench-stream:<chunks>``: ``chunks`` realistic pieces of 1-3 tokens (`bench_piece`);
+  the head and the events up to the first text go out at once, the rest in writes of
+  64 KiB as fast as the client reads (each event still its own chunk of the chunked
+  encoding, as the APIs flush them), so what is measured is the client.
+- ``bench-tool:<milliseconds>`` (OpenAI): a call of the code interpreter's ``execute``
+  tool, written piece by piece over that many milliseconds, as a model writes it; once
+  the request carries the tool's result, a short answer.
 
-    python bench/_sse_server.py --lifetime 600   # prints its URL, then serves
+``GET /stats`` reports what the server saw (``?reset=1`` restarts the peaks). One asyncio
+event loop serves every connection (keep-alive, chunked transfer encoding). It binds
+127.0.0.1 only and stops by itself after ``lifetime`` seconds, or, run as a script, as
+soon as its stdin ends (its parent closed the pipe, or exited)::
+
+    python -m bench._sse_server --lifetime 600   # prints its URL, then serves
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import http.client
 import json
 import os
@@ -32,14 +43,38 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServerProcess", "Stats", "expected_text", "fetch_stats", "piece", "serve", "usage_of"]
+from bench._wire import (
+    WIRE_FORMATS,
+    bench_piece,
+    first_content_event,
+    openai_events,
+    openai_tool_call_events,
+    tool_call_pieces,
+)
 
+__all__ = [
+    "ServerProcess",
+    "Stats",
+    "bench_writes",
+    "expected_text",
+    "fetch_stats",
+    "piece",
+    "serve",
+    "usage_of",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 MAX_CHUNKS = 100_000
 MAX_REQUESTS_PER_CONNECTION = 100_000
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
-_NAME = re.compile(rb"load-stream:(\d{1,9}):(\d{1,9})")
+BURST_BYTES = 64 * 1024
+_LOAD = re.compile(rb"load-stream:(\d{1,9}):(\d{1,9})")
+_BENCH = re.compile(rb"bench-stream:(\d{1,9})")
+_TOOL = re.compile(rb"bench-tool:(\d{1,6})")
+TOOL_CALL_TAIL = 2  # the finish chunk and `[DONE]` follow the call's last piece at once
+_TOOL_RESULT = re.compile(rb'"role":\s*"tool"')
 
 
 def piece(stream: int, index: int) -> str:
@@ -57,87 +92,55 @@ def usage_of(stream: int, chunks: int) -> tuple[int, int]:
     return 10 + stream, chunks
 
 
-def _openai_events(stream: int, chunks: int) -> Iterator[bytes]:
-    start = b'data: {"id":"chatcmpl-load%d","object":"chat.completion.chunk","created":1763721600,' % stream
-    start += b'"model":"gpt-4o-mini-2024-07-18",'
-    head = start + b'"choices":[{"index":0,"delta":'
-    tail = b',"logprobs":null}],"usage":null}\n\n'
-    yield head + b'{"role":"assistant","content":""},"finish_reason":null' + tail
-    for index in range(chunks):
-        content = json.dumps(piece(stream, index), ensure_ascii=False).encode()
-        yield head + b'{"content":' + content + b'},"finish_reason":null' + tail
-    yield head + b'{},"finish_reason":"stop"' + tail
-    prompt, completion = usage_of(stream, chunks)
-    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    yield start + b'"choices":[],"usage":' + json.dumps(usage).encode() + b"}\n\n"
-    yield b"data: [DONE]\n\n"
+def _load_events(provider: str, stream: int, chunks: int) -> Iterator[bytes]:
+    pieces = [piece(stream, index) for index in range(chunks)]
+    return WIRE_FORMATS[provider](pieces, f"load{stream}", usage_of(stream, chunks))
 
 
-def _anthropic_events(stream: int, chunks: int) -> Iterator[bytes]:
-    prompt, completion = usage_of(stream, chunks)
-    message = {
-        "type": "message_start",
-        "message": {
-            "model": "claude-sonnet-4-6",
-            "id": f"msg_load{stream}",
-            "type": "message",
-            "role": "assistant",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": prompt, "output_tokens": 1},
-        },
-    }
-    yield b"event: message_start\ndata: " + json.dumps(message).encode() + b"\n\n"
-    yield (
-        b"event: content_block_start\n"
-        b'data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
-    )
-    head = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-    head += b'"delta":{"type":"text_delta","text":'
-    for index in range(chunks):
-        yield head + json.dumps(piece(stream, index), ensure_ascii=False).encode() + b"}}\n\n"
-    yield b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
-    delta = {
-        "type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-        "usage": {"output_tokens": completion},
-    }
-    yield b"event: message_delta\ndata: " + json.dumps(delta).encode() + b"\n\n"
-    yield b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
-
-
-def _gemini_events(stream: int, chunks: int) -> Iterator[bytes]:
-    prompt, completion = usage_of(stream, chunks)
-    for index in range(chunks):
-        candidate: dict[str, Any] = {"content": {"parts": [{"text": piece(stream, index)}], "role": "model"}}
-        usage = {"promptTokenCount": prompt, "totalTokenCount": prompt}
-        if index == chunks - 1:  # the last chunk says why it stopped and counts the output
-            candidate["finishReason"] = "STOP"
-            usage = {
-                "promptTokenCount": prompt,
-                "candidatesTokenCount": completion,
-                "totalTokenCount": prompt + completion,
-            }
-        candidate["index"] = 0
-        payload = {
-            "candidates": [candidate],
-            "usageMetadata": usage,
-            "modelVersion": "gemini-2.5-flash",
-            "responseId": f"load{stream}",
-        }
-        yield b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
-
-
-def _wire_format(path: bytes) -> Callable[[int, int], Iterator[bytes]] | None:
+def _provider_of(path: bytes) -> str | None:
     route = path.split(b"?", 1)[0]
     if route.endswith(b"/chat/completions"):
-        return _openai_events
+        return "openai"
     if route.endswith(b"/messages"):
-        return _anthropic_events
+        return "anthropic"
     if route.endswith(b":streamGenerateContent"):
-        return _gemini_events
+        return "gemini"
     return None
+
+
+def _frame(event: bytes) -> bytes:
+    """One SSE event as one chunk of the chunked transfer encoding."""
+    return b"%x\r\n%s\r\n" % (len(event), event)
+
+
+_STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+    b"transfer-encoding: chunked\r\n\r\n"
+)
+
+
+@functools.lru_cache(maxsize=8)
+def bench_writes(provider: str, chunks: int) -> tuple[bytes, ...]:
+    """The writes of a benchmark stream: the head and the events up to the first text, then the rest.
+
+    Every event is its own chunk of the chunked encoding (as the APIs flush each event); the
+    events after the first text go out in writes of about `BURST_BYTES`, so the server
+    keeps the client's socket full and the client's reading is what gets measured.
+    """
+    pieces = [bench_piece(index) for index in range(chunks)]
+    frames = [_frame(event) for event in WIRE_FORMATS[provider](pieces, "bench0", (24, chunks))]
+    split = first_content_event(provider) + 1
+    writes = [_STREAM_HEAD + b"".join(frames[:split])]
+    batch: list[bytes] = []
+    size = 0
+    for frame in frames[split:]:
+        batch.append(frame)
+        size += len(frame)
+        if size >= BURST_BYTES:
+            writes.append(b"".join(batch))
+            batch, size = [], 0
+    writes.append(b"".join(batch) + b"0\r\n\r\n")
+    return tuple(writes)
 
 
 @dataclass
@@ -206,14 +209,34 @@ class _Server:
                 self.stats.reset_peaks()
             self._send_json(writer, 200, payload)
         else:
-            events = _wire_format(path)
-            name = _NAME.search(body)
-            if method != b"POST" or events is None or name is None or int(name[2]) > MAX_CHUNKS:
-                self._send_json(writer, 404, {"error": {"message": "not a load-stream request"}})
-            else:
-                await self._stream(writer, events(int(name[1]), int(name[2])))
+            await self._answer(writer, method, path, body)
         await writer.drain()
         return keep_alive
+
+    async def _answer(self, writer: asyncio.StreamWriter, method: bytes, path: bytes, body: bytes) -> None:
+        """Stream what the request's prompt asks for, in the wire format of its path."""
+        provider = _provider_of(path)
+        load = _LOAD.search(body)
+        bench = _BENCH.search(body)
+        tool = _TOOL.search(body)
+        if method != b"POST" or provider is None:
+            pass
+        elif load is not None and int(load[2]) <= MAX_CHUNKS:
+            await self._stream(writer, _load_events(provider, int(load[1]), int(load[2])), self.interval)
+            return
+        elif bench is not None and int(bench[1]) <= MAX_CHUNKS:
+            await self._burst(writer, bench_writes(provider, int(bench[1])))
+            return
+        elif tool is not None and provider == "openai":
+            if _TOOL_RESULT.search(body):  # the second turn: the tool ran, the model answers
+                await self._stream(writer, openai_events(["Done", "."], "tool2", (40, 2)), 0.0)
+            else:  # the first turn: the model writes its call over `milliseconds`
+                pieces = tool_call_pieces()
+                pause = int(tool[1]) / 1000 / len(pieces)
+                events = openai_tool_call_events(pieces, "tool1")
+                await self._stream(writer, events, min(pause, 10.0), tail=TOOL_CALL_TAIL)
+            return
+        self._send_json(writer, 404, {"error": {"message": "not a benchmark request"}})
 
     def _send_json(self, writer: asyncio.StreamWriter, status: int, payload: object) -> None:
         body = json.dumps(payload).encode()
@@ -222,21 +245,42 @@ class _Server:
             % (status, b"OK" if status == 200 else b"Not Found", len(body), body)
         )
 
-    async def _stream(self, writer: asyncio.StreamWriter, events: Iterator[bytes]) -> None:
+    async def _stream(
+        self, writer: asyncio.StreamWriter, events: Iterator[bytes], interval: float, tail: int = 0
+    ) -> None:
+        """One write per event, `interval` seconds apart (0: one event per turn of the loop).
+
+        The last `tail` events follow the one before them at once (a finished call's end).
+        """
+        cut = None  # from this event on, no pauses
+        if tail:
+            pending = list(events)  # finite: the tool call's events
+            cut = len(pending) - tail
+            events = iter(pending)
         stats = self.stats
         stats.open_streams += 1
         stats.peak_streams = max(stats.peak_streams, stats.open_streams)
         try:
-            writer.write(
-                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
-                b"transfer-encoding: chunked\r\n\r\n"
-            )
+            writer.write(_STREAM_HEAD)
             for index, event in enumerate(events):  # finite: MAX_CHUNKS bounds it
                 if index:  # one event per turn of the loop, so streams interleave like real ones
-                    await asyncio.sleep(self.interval)
-                writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+                    await asyncio.sleep(interval if cut is None or index < cut else 0.0)
+                writer.write(_frame(event))
                 await writer.drain()
             writer.write(b"0\r\n\r\n")
+            stats.streams_completed += 1
+        finally:
+            stats.open_streams -= 1
+
+    async def _burst(self, writer: asyncio.StreamWriter, writes: tuple[bytes, ...]) -> None:
+        """Prepared writes, as fast as the client reads them."""
+        stats = self.stats
+        stats.open_streams += 1
+        stats.peak_streams = max(stats.peak_streams, stats.open_streams)
+        try:
+            for data in writes:
+                writer.write(data)
+                await writer.drain()
             stats.streams_completed += 1
         finally:
             stats.open_streams -= 1
@@ -299,9 +343,11 @@ class ServerProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> str:
-        command = [sys.executable, str(Path(__file__).resolve()), "--lifetime", str(self.lifetime)]
+        command = [sys.executable, "-m", "bench._sse_server", "--lifetime", str(self.lifetime)]
         command += ["--interval", str(self.interval)]
-        self._process = process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._process = process = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
         assert process.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)

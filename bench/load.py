@@ -30,25 +30,41 @@ import resource
 import statistics
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
-from pathlib import Path
 from time import perf_counter, process_time
 from typing import Any
 
+from bench._common import (
+    MODELS,
+    PROVIDERS,
+    PROXY_VARIABLES,
+    ROOT,
+    SDK_PACKAGES,
+    clear_proxies,
+    floor_request,
+    memory_kib,
+    prompt_class,
+    reset_peak_rss,
+)
 from bench._sse_server import ServerProcess, expected_text, fetch_stats, usage_of
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = [
+    "PROXY_VARIABLES",
+    "READERS",
+    "WARM_UP_STREAMS",
+    "PhaseResult",
+    "measure",
+    "raise_open_file_limit",
+    "run_rounds",
+]
+
 READERS = ("floor", "sdk", "mirastream")
-PROVIDERS = ("openai", "anthropic", "gemini")
-SDK_PACKAGES = {"openai": "openai", "anthropic": "anthropic", "gemini": "google-genai"}
-MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash"}
 # The finish reason as each provider sends it; mirastream normalises all three to "stop".
 RAW_FINISH = {"openai": "stop", "anthropic": "end_turn", "gemini": "STOP"}
 WARM_UP_STREAMS = 10
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 Read = Callable[[int], Awaitable["Outcome"]]
 
@@ -133,25 +149,13 @@ class PhaseResult:
 async def _floor(provider: str, url: str, chunks: int) -> AsyncIterator[Read]:
     import httpx2
 
-    model = MODELS[provider]
     # No connection cap: the floor is what the transport can do.
     limits = httpx2.Limits(max_connections=None, max_keepalive_connections=100)
     timeout = httpx2.Timeout(600, connect=5.0)
     async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=timeout, trust_env=False) as client:
 
         async def read(stream: int) -> Outcome:
-            text = prompt_text(stream, chunks)
-            message = {"role": "user", "content": text}
-            if provider == "openai":
-                path = "/v1/chat/completions"
-                body: dict[str, Any] = {"model": model, "messages": [message], "stream": True}
-                body["stream_options"] = {"include_usage": True}
-            elif provider == "anthropic":
-                path = "/v1/messages"
-                body = {"model": model, "max_tokens": 1024, "messages": [message], "stream": True}
-            else:
-                path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
-                body = {"contents": [{"role": "user", "parts": [{"text": text}]}]}
+            path, body = floor_request(provider, prompt_text(stream, chunks))
             outcome = Outcome()
             async with client.stream("POST", path, json=body) as response:
                 response.raise_for_status()
@@ -252,49 +256,13 @@ async def _sdk(provider: str, url: str, chunks: int) -> AsyncIterator[Read]:
             await gemini_client.aio.aclose()
 
 
-def _prompt_class(provider: str, url: str) -> Any:
-    """A mirastream prompt class of `provider` pointed at the server."""
-    if provider == "openai":
-        from mirastream.openai import OpenAICallParams, OpenAIPrompt
-
-        class OpenAILoad(OpenAIPrompt):
-            prompt_template = "USER: Stream load-stream:{number}:{chunks}"
-            number: int
-            chunks: int
-            base_url = f"{url}/v1"
-            call_params = OpenAICallParams(model=MODELS["openai"])
-
-        return OpenAILoad
-    if provider == "anthropic":
-        from mirastream.anthropic import AnthropicCallParams, AnthropicPrompt
-
-        class AnthropicLoad(AnthropicPrompt):
-            prompt_template = "USER: Stream load-stream:{number}:{chunks}"
-            number: int
-            chunks: int
-            base_url = url
-            call_params = AnthropicCallParams(model=MODELS["anthropic"], max_tokens=1024)
-
-        return AnthropicLoad
-    from mirastream.gemini import GeminiCallParams, GeminiPrompt
-
-    class GeminiLoad(GeminiPrompt):
-        prompt_template = "USER: Stream load-stream:{number}:{chunks}"
-        number: int
-        chunks: int
-        base_url = url
-        call_params = GeminiCallParams(model=MODELS["gemini"])
-
-    return GeminiLoad
-
-
 @asynccontextmanager
 async def _mirastream(provider: str, url: str, chunks: int) -> AsyncIterator[Read]:
-    prompt_class = _prompt_class(provider, url)
+    prompt = prompt_class(provider, url)
 
     async def read(stream: int) -> Outcome:
         outcome = Outcome()
-        async with prompt_class(number=stream, chunks=chunks).stream_async() as response_stream:
+        async with prompt(text=prompt_text(stream, chunks)).stream_async() as response_stream:
             async for chunk in response_stream:
                 if chunk.content:
                     outcome.parts.append(chunk.content)
@@ -335,32 +303,14 @@ async def _run(
     return wall, cpu, [problem for problem in found if problem is not None]
 
 
-def _memory_kib(field_name: str) -> int:
-    """`VmRSS` or `VmHWM` of this process, in KiB (0 where /proc is missing)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return 0
-    for line in status.splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def _reset_peak_rss() -> None:
-    """Restart the peak RSS (`VmHWM`) from the current RSS, where Linux allows it."""
-    with suppress(OSError):  # if not, the peak includes the warm-up, which is small
-        Path("/proc/self/clear_refs").write_text("5")
-
-
 def measure(reader: str, provider: str, url: str, streams: int, chunks: int, timeout: float) -> PhaseResult:
     """Warm up, then time `streams` concurrent streams read by `reader`, in this process."""
     asyncio.run(_run(reader, provider, url, min(WARM_UP_STREAMS, streams), chunks, timeout))
     gc.collect()
-    _reset_peak_rss()
-    rss_before = _memory_kib("VmRSS")
+    reset_peak_rss()
+    rss_before = memory_kib("VmRSS")
     wall, cpu, problems = asyncio.run(_run(reader, provider, url, streams, chunks, timeout))
-    peak = _memory_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = memory_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return PhaseResult(
         reader, provider, streams, chunks, wall, cpu, problems[:5], len(problems), rss_before, peak
     )
@@ -376,15 +326,49 @@ def raise_open_file_limit(streams: int) -> None:
         )
 
 
-def _in_child(args: argparse.Namespace, reader: str, url: str) -> PhaseResult:
+def _in_child(reader: str, provider: str, url: str, streams: int, chunks: int, timeout: float) -> PhaseResult:
     """Run `measure` in a fresh Python process, so that each reader starts from the same state."""
     command = [sys.executable, "-m", "bench.load", "--phase", reader, "--url", url]
-    command += ["--streams", str(args.streams), "--chunks", str(args.chunks), "--provider", args.provider]
-    command += ["--timeout", str(args.timeout)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=2 * args.timeout + 120)
+    command += ["--streams", str(streams), "--chunks", str(chunks), "--provider", provider]
+    command += ["--timeout", str(timeout)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=2 * timeout + 120)
     if done.returncode != 0:
         raise RuntimeError(f"{reader} run failed:\n{done.stderr[-3000:]}")
     return PhaseResult(**json.loads(done.stdout.splitlines()[-1]))
+
+
+def run_rounds(
+    url: str,
+    provider: str,
+    *,
+    streams: int,
+    chunks: int,
+    runs: int,
+    readers: Sequence[str] = READERS,
+    timeout: float = 300.0,
+) -> list[PhaseResult]:
+    """`runs` rounds of every reader, each run in a fresh process; logs each run on stderr."""
+    results: list[PhaseResult] = []
+    for run in range(1, runs + 1):
+        for reader in readers:
+            before = fetch_stats(url, reset=True)
+            result = _in_child(reader, provider, url, streams, chunks, timeout)
+            stats = fetch_stats(url)
+            result.server_peak_streams = stats.peak_streams
+            result.server_peak_connections = stats.peak_connections
+            result.server_cpu_seconds = stats.cpu_seconds - before.cpu_seconds
+            results.append(result)
+            print(
+                f"  load {provider} run {run} {reader:>10}: {result.wall:6.2f} s (CPU {result.cpu:.2f} s), "
+                f"{result.failures} failures, "
+                f"peak RSS {result.peak_rss_kib / 1024:.0f} MiB, server peak streams "
+                f"{stats.peak_streams}, connections {stats.peak_connections}, server CPU "
+                f"{result.server_cpu_seconds:.1f} s (warm-up included)",
+                file=sys.stderr,
+            )
+            for problem in result.problems:
+                print(f"    {problem}", file=sys.stderr)
+    return results
 
 
 def _span(values: list[float], unit: str = "") -> str:
@@ -447,8 +431,7 @@ def main() -> int:
     readers = args.readers.split(",")
     if not set(readers) <= set(READERS):
         parser.error(f"--readers: choose from {', '.join(READERS)}")
-    for name in PROXY_VARIABLES:  # the SDKs would send even 127.0.0.1 traffic through a proxy
-        os.environ.pop(name, None)
+    clear_proxies()
     raise_open_file_limit(args.streams)
     if args.phase is not None:
         result = measure(args.phase, args.provider, args.url, args.streams, args.chunks, args.timeout)
@@ -456,27 +439,16 @@ def main() -> int:
         return 0
 
     lifetime = args.runs * len(readers) * (2 * args.timeout + 180)
-    results: list[PhaseResult] = []
     with ServerProcess(lifetime=lifetime, interval=args.interval) as url:
-        for run in range(1, args.runs + 1):
-            for reader in readers:
-                before = fetch_stats(url, reset=True)
-                result = _in_child(args, reader, url)
-                stats = fetch_stats(url)
-                result.server_peak_streams = stats.peak_streams
-                result.server_peak_connections = stats.peak_connections
-                result.server_cpu_seconds = stats.cpu_seconds - before.cpu_seconds
-                results.append(result)
-                print(
-                    f"run {run} {reader:>10}: {result.wall:6.2f} s (CPU {result.cpu:.2f} s), "
-                    f"{result.failures} failures, "
-                    f"peak RSS {result.peak_rss_kib / 1024:.0f} MiB, server peak streams "
-                    f"{stats.peak_streams}, connections {stats.peak_connections}, server CPU "
-                    f"{result.server_cpu_seconds:.1f} s (warm-up included)",
-                    file=sys.stderr,
-                )
-                for problem in result.problems:
-                    print(f"    {problem}", file=sys.stderr)
+        results = run_rounds(
+            url,
+            args.provider,
+            streams=args.streams,
+            chunks=args.chunks,
+            runs=args.runs,
+            readers=readers,
+            timeout=args.timeout,
+        )
 
     versions = ", ".join(
         f"{name} {version(name)}" for name in ("mirastream", SDK_PACKAGES[args.provider], "httpx2")

@@ -21,7 +21,7 @@ name), not the functions it calls.
 Reporting flushes the cell's pending output first, so output and lines stay in order.
 `post_run_cell` stops both.
 
-While a cell runs, the kernel's output streams are flushed every 20 ms (instead of 200
+While a cell runs, the kernel's output streams are flushed every 10 ms (instead of 200
 ms) and whenever 64K characters are pending, so printed text reaches the host promptly
 and in pieces of bounded size (a single larger `print` still arrives whole). The cell's
 writes also bypass IPython 9's copy of all printed text into its in-memory output
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 ACTIVE_LINE_MIME = "application/vnd.mirastream.active-line+json"
 
-FLUSH_INTERVAL = 0.02
+FLUSH_INTERVAL = 0.01
 FLUSH_SIZE = 65536
 THROTTLE = 0.02
 PRECISE = 0.1
