@@ -15,9 +15,11 @@ from .errors import ConfigurationError
 from .events import ConfirmationEvent, Event, MarkerEvent, StatusEvent
 
 if TYPE_CHECKING:
+    from asyncio import Task
+
     from ._agent import AgentRun, Invocation
     from .streams import AsyncStream, Stream
-    from .tools.code_interpreter import OutputCollector
+    from .tools.code_interpreter import CodeInterpreter, OutputCollector, WarmUp
 
 DENIED = "The user declined to run this code."
 
@@ -50,9 +52,28 @@ def _console(start: bool) -> MarkerEvent:
     return MarkerEvent("computer", "console", start=start)
 
 
+def _prewarmed(run: AgentRun) -> list[CodeInterpreter]:
+    """The run's code interpreters whose Python session starts with the stream."""
+    from .tools.code_interpreter import CodeInterpreter  # loaded with the run already
+
+    return [tool for tool in run.tools.values() if isinstance(tool, CodeInterpreter) and tool.prewarm]
+
+
+def _warm_up(run: AgentRun) -> list[WarmUp]:
+    return [warm_up for tool in _prewarmed(run) if (warm_up := tool.warm_up()) is not None]
+
+
+def _cancel(warm_ups: list[WarmUp]) -> None:
+    """The stream stops early: abort prewarms still under way (a ready kernel stays)."""
+    for warm_up in warm_ups:
+        warm_up.cancel()
+
+
 def drive_tools(stream: Stream[Any], run: AgentRun) -> Generator[Any, None, None]:
     """The sync tool loop."""
+    warm_ups: list[WarmUp] = []
     try:
+        warm_ups = _warm_up(run)  # the kernel starts while the model writes
         if stream._status:
             yield StatusEvent("run.created", 0)
         while (call := run.next_call()) is not None:
@@ -72,9 +93,11 @@ def drive_tools(stream: Stream[Any], run: AgentRun) -> Generator[Any, None, None
             yield StatusEvent("run.completed", len(run.steps))
         stream._end("done")
     except GeneratorExit:
+        _cancel(warm_ups)
         stream._end("interrupted")
         raise
     except BaseException as error:
+        _cancel(warm_ups)
         stream._fail(error)
 
 
@@ -127,9 +150,22 @@ def _run_code(invocation: Invocation, outcome: _Outcome) -> Generator[Event, Non
     outcome.set(*collector.result())
 
 
+async def _acancel(tasks: list[Task[None]]) -> None:
+    """The stream stops early: cancel prewarms still under way and wait for them to end."""
+    pending = [task for task in tasks if not task.done()]
+    if pending:
+        import asyncio
+
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending)
+
+
 async def adrive_tools(stream: AsyncStream[Any], run: AgentRun) -> AsyncGenerator[Any, None]:
     """The async tool loop."""
+    warm_ups: list[Task[None]] = []
     try:
+        warm_ups = [task for tool in _prewarmed(run) if (task := tool.warm_up_async()) is not None]
         if stream._status:
             yield StatusEvent("run.created", 0)
         while (call := run.next_call()) is not None:
@@ -159,9 +195,13 @@ async def adrive_tools(stream: AsyncStream[Any], run: AgentRun) -> AsyncGenerato
         stream._end("done")
     except GeneratorExit:
         stream._end("interrupted")
+        await _acancel(warm_ups)
         raise
     except BaseException as error:
-        stream._fail(error)
+        try:
+            await _acancel(warm_ups)
+        finally:
+            stream._fail(error)
 
 
 async def _ainvoke(

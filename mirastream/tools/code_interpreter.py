@@ -8,7 +8,9 @@ writes it, a confirmation, the active line, console output, images) join the str
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -27,6 +29,9 @@ from ._json_fields import JSONFieldStream
 from .execution.limits import Limits
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from .execution._session import BackgroundStart
     from .execution.events import ExecutionEvent
     from .execution.python import PythonSession
     from .execution.shell import ShellSession
@@ -50,6 +55,16 @@ ConfirmPolicy = Literal["ask", "auto"] | Callable[[ConfirmationEvent], bool | Aw
 `"auto"` (run without asking), or a callback that receives the confirmation event and
 returns (or, in async streams, may await) `True` to run the code."""
 
+_KERNEL_MODULES = (
+    "mirastream.tools.execution.python",
+    "jupyter_client.connect",
+    "jupyter_client.asynchronous.client",
+    "jupyter_client.blocking.client",
+    "zmq.asyncio",
+)
+"""What launching a Python kernel imports (half a second): a prewarm loads it first, off the
+event loop, and launches nothing if the stream stopped meanwhile."""
+
 
 def language_of(name: str | None) -> str | None:
     """The session language for a name the model used (`bash` → `shell`), or `None`."""
@@ -69,6 +84,16 @@ class CodeInterpreter:
         max_output_chars: how much of the output goes back to the model; beyond it the head
             and the tail are kept with a note in between. The stream shows everything.
         languages: the languages offered to the model.
+        prewarm: start the Python session (a Jupyter kernel, which takes a second or two to
+            start) in the background as soon as a stream with this tool begins, so that it
+            is ready by the time the model has written its first call: in a thread for
+            `stream()`, in a task of the event loop for `stream_async()`. A call that comes
+            earlier waits for that start rather than launching a second kernel, and a
+            failed start is reported by the call, as without prewarming. Stopping the
+            stream (closing it, cancelling it, Ctrl-C, an error) while the kernel starts
+            aborts the start; otherwise the warm kernel stays for the calls to come, like
+            any session. Shell sessions start in milliseconds and are not prewarmed.
+            `False`: each session starts on its first call.
 
     Sessions persist: variables (and the shell's working directory) survive from one call
     to the next, across streams of the same interpreter. `close()` ends them; sessions
@@ -84,6 +109,7 @@ class CodeInterpreter:
         limits: Limits | None = None,
         max_output_chars: int = 2800,
         languages: tuple[str, ...] = LANGUAGES,
+        prewarm: bool = True,
     ) -> None:
         unknown = [language for language in languages if language not in LANGUAGES]
         if unknown or not languages:
@@ -94,9 +120,12 @@ class CodeInterpreter:
         self.limits = limits or Limits()
         self.max_output_chars = max_output_chars
         self.languages = languages
+        self.prewarm = prewarm
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
         self._async_sessions = ClientCache()
+        self._closes = 0  # how many times close() was called (a prewarm asked before then is off)
+        self._warming: set[asyncio.Task[None]] = set()  # async prewarms (the loop keeps weak refs)
 
     @property
     def description(self) -> str:
@@ -125,7 +154,10 @@ class CodeInterpreter:
         }
 
     def __repr__(self) -> str:
-        return f"CodeInterpreter(confirm={self.confirm!r}, languages={self.languages!r})"
+        return (
+            f"CodeInterpreter(confirm={self.confirm!r}, languages={self.languages!r}, "
+            f"prewarm={self.prewarm!r})"
+        )
 
     # Sessions -------------------------------------------------------------------------
 
@@ -170,11 +202,70 @@ class CodeInterpreter:
         await self._async_sessions.discard_async(language)
 
     def close(self) -> None:
-        """End every sync session (their child processes stop)."""
+        """End every sync session (their child processes stop), also one still starting."""
         with self._lock:
+            self._closes += 1
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
+
+    # Prewarming -------------------------------------------------------------------------
+
+    def warm_up(self) -> WarmUp | None:
+        """Start the sync Python session in a background thread (what `prewarm` does).
+
+        With `prewarm=True` the tool loop calls this when a `stream()` begins. Returns the
+        prewarm (`cancel()` aborts it), or `None` when Python is not offered. The thread
+        ends once the kernel is ready, at once if it runs or is starting already; a failed
+        start is raised by the next call instead.
+        """
+        if "python" not in self.languages:
+            return None
+        warm_up = WarmUp(self._lock)
+        thread = threading.Thread(
+            target=self._warm_up_python, args=(warm_up, self._closes), name="mirastream-prewarm"
+        )
+        warm_up.thread = thread
+        thread.start()
+        return warm_up
+
+    def _warm_up_python(self, warm_up: WarmUp, closes: int) -> None:
+        _load_kernel_modules()
+        with self._lock:
+            if warm_up.cancelled or self._closes != closes:
+                return
+            session = self._sessions.get("python")
+            if session is None:
+                session = self._sessions["python"] = self._new_session("python")
+            if session.alive or session.starting:
+                return
+            start = warm_up.start = session.background_start()
+        start.run()
+
+    def warm_up_async(self) -> asyncio.Task[None] | None:
+        """Start the Python session of the running event loop in a task of the loop.
+
+        What `prewarm` does when a `stream_async()` begins. Returns the task (await it to
+        wait for the kernel, cancel it to abort the start), or `None` when Python is not
+        offered. A failed start is raised by the next call instead.
+        """
+        if "python" not in self.languages:
+            return None
+        import asyncio
+
+        task = asyncio.get_running_loop().create_task(self._awarm_up_python(), name="mirastream-prewarm")
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
+        return task
+
+    async def _awarm_up_python(self) -> None:
+        if not all(name in sys.modules for name in _KERNEL_MODULES):
+            import asyncio
+
+            await asyncio.to_thread(_load_kernel_modules)
+        session = self.async_session("python")
+        if not (session.alive or session.starting):
+            await session.background_start().arun()
 
     # Decisions --------------------------------------------------------------------------
 
@@ -191,6 +282,34 @@ class CodeInterpreter:
             return result
         (event.approve if result else event.deny)()
         return bool(result)
+
+
+class WarmUp:
+    """A start of the sync Python session in its own thread (see `CodeInterpreter.warm_up`)."""
+
+    __slots__ = ("_lock", "cancelled", "start", "thread")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock  # the interpreter's: the thread makes its start under it
+        self.cancelled = False
+        self.start: BackgroundStart | None = None
+        self.thread: threading.Thread | None = None
+
+    def cancel(self) -> None:
+        """Abort the start if the kernel is not ready yet (its thread then ends soon); no waiting."""
+        with self._lock:
+            self.cancelled = True
+            start = self.start
+        if start is not None:
+            start.cancel()
+
+
+def _load_kernel_modules() -> None:
+    for name in _KERNEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return  # the start itself reports the missing extra, with its install hint
 
 
 class CodeWatcher:

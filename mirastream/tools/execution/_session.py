@@ -6,6 +6,12 @@ wait for it (`_perform`/`_aperform`, the only IO), and what starting and running
 (flows, see `_flow`). This class drives the flows, restarts a child that died, stops
 abandoned runs, and guarantees cleanup: `close()`, `aclose()`, or, for a session dropped
 without either, a `weakref.finalize` that kills the process group.
+
+Starting is safe against concurrent starts: a start that finds another under way (in
+another thread, or another task of the loop) waits for it instead of launching a second
+child. `background_start()` makes a start meant for a thread or a task (to have the child
+ready before the first execution); its failure is kept for the next `start()`, and closing
+the session aborts it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from types import TracebackType
 from typing import ClassVar, Literal, TypeVar
 
 from ._control import RunControl
+from ._errors import SessionStartError
 from ._flow import Emit, Flow, Receive, WaitExit, arun, astream, cancelled, run, stream
 from ._process import interrupt_group, kill_group
 from ._workspace import Workspace
@@ -117,6 +124,91 @@ class _Resources:
             workspace.remove()
 
 
+class _Start:
+    """One start of a session's child under way; `abort()` (from any thread) makes it fail."""
+
+    __slots__ = ("_lock", "cancelled", "child", "finished")
+    background = False
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.cancelled = False
+        self.finished = False
+        self.child: Child | None = None
+
+    @property
+    def aborted(self) -> bool:
+        """Whether this start should not happen (or go on)."""
+        return self.cancelled
+
+    def launched(self, child: Child) -> None:
+        """Note the child this start launched (an abort from now on stops it)."""
+        with self._lock:
+            self.child = child
+            if self.cancelled:
+                child.closing = True  # aborted while launching: the start flow fails at once
+
+    def finish(self) -> None:
+        """The child is ready: the start is over, unless it was aborted meanwhile."""
+        with self._lock:
+            self.finished = True
+            if self.cancelled:
+                raise _closed_while_starting()
+
+    def abort(self) -> None:
+        """Make the start fail and stop the child it launched; nothing once it is over."""
+        with self._lock:
+            if self.finished:
+                return
+            self.cancelled = True
+            child = self.child
+        if child is not None:
+            child.closing = True
+            child.kill()
+
+
+class BackgroundStart(_Start):
+    """A start of a session's child for the background: `run()` in a thread, `arun()` in a task.
+
+    Made by `Session.background_start()`. A `start()` or `execute()` (`astart()`,
+    `aexecute()`) that comes meanwhile waits for it instead of launching a second child.
+    Nothing is raised or printed here: a failure is kept, and the next `start()` or
+    `execute()` raises it (once). `cancel()`, or closing the session, aborts the start
+    quietly (a child it launched is stopped).
+    """
+
+    __slots__ = ("_closes", "_session")
+    background = True
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+        self._closes = session._closes
+
+    @property
+    def aborted(self) -> bool:
+        """Whether it was cancelled, or the session was closed since it was made."""
+        return self.cancelled or self._session._closes != self._closes
+
+    def run(self) -> None:
+        """Start the child (blocking) unless it runs already; returns when it is ready."""
+        try:
+            self._session._start(self)
+        except Exception as error:  # reported by the next start(), as if it had failed there
+            self._session._keep_failure(self, error)
+
+    async def arun(self) -> None:
+        """Start the child in the running event loop unless it runs already; see `run()`."""
+        try:
+            await self._session._astart(self)
+        except Exception as error:  # reported by the next astart(), as if it had failed there
+            self._session._keep_failure(self, error)
+
+    def cancel(self) -> None:
+        """Abort the start, from any thread; a child that is ready already is kept."""
+        self.abort()
+
+
 class Session(ABC):
     """A persistent child process that runs code; see `PythonSession` and `ShellSession`."""
 
@@ -134,6 +226,11 @@ class Session(ABC):
         self._control: RunControl | None = None
         self._in_io = False
         self._lost = False
+        self._start_lock = threading.RLock()  # held by a sync start
+        self._astarting: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._attempt: _Start | None = None  # the start under way
+        self._failure: Exception | None = None  # of a background start, for the next start
+        self._closes = 0
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else "stopped"
@@ -174,6 +271,11 @@ class Session(ABC):
         return child is not None and not child.closed and child.poll() is None
 
     @property
+    def starting(self) -> bool:
+        """Whether a start of the child is under way (in some thread or task)."""
+        return self._attempt is not None
+
+    @property
     def workdir(self) -> str | None:
         """The child's working folder, once the session has started."""
         workspace = self._resources.workspace
@@ -199,18 +301,42 @@ class Session(ABC):
     def start(self) -> None:
         """Start the child if it is not running (a dead one is replaced); idempotent.
 
+        Safe from any thread: a start under way in another thread (a `background_start()`,
+        say) is waited for, not repeated.
+
         Raises:
-            SessionStartError: the child could not be started.
+            SessionStartError: the child could not be started (also when a background start
+                failed before: its failure is raised here, once).
         """
-        if self.alive:
-            self._child_for("sync")
-            return
+        self._start(_Start())
+
+    def background_start(self) -> BackgroundStart:
+        """A start of the child to run in a thread (`run()`) or a task (`arun()`)."""
+        return BackgroundStart(self)
+
+    def _start(self, attempt: _Start) -> None:
+        with self._start_lock:
+            if self.alive:
+                self._child_for("sync")
+                return
+            if self._take_failure(attempt):
+                return
+            self._attempt = attempt
+            try:
+                self._start_child(attempt)
+            finally:
+                self._attempt = None
+
+    def _start_child(self, attempt: _Start) -> None:
         self._lost = self._lost or self._resources.child is not None
         self._drop_child()
-        workspace = self._workspace()
-        child = self._resources.child = self._launch(workspace)
+        if attempt.cancelled:  # closed while the dead child was reaped
+            raise _closed_while_starting()
+        child = self._resources.child = self._launch(self._workspace())
         try:
+            attempt.launched(child)
             run(self._start_flow(child), partial(self._perform, child))
+            attempt.finish()
         except BaseException:
             self._drop_child()
             raise
@@ -249,18 +375,19 @@ class Session(ABC):
         """Stop the child and its whole process group and remove a temporary workdir; idempotent.
 
         Code still running is killed (its execution, if iterated later, finishes with
-        `"killed"`). The session can be started again afterwards.
+        `"killed"`); a start under way in another thread fails at once (a background one
+        quietly). The session can be started again afterwards.
         """
-        child = self._resources.child
-        if child is not None:
-            if self._control is not None:
-                self._control.kill("closed")
-            child.closing = True
-            child.kill()
-            child.wait(KILL_WAIT)
-            with child.lock:
-                child.release()
-        self._close_resources()
+        self._begin_close()
+        with self._start_lock:  # a start under way in another thread gives up first
+            child = self._resources.child
+            if child is not None:
+                child.closing = True
+                child.kill()
+                child.wait(KILL_WAIT)
+                with child.lock:
+                    child.release()
+            self._close_resources()
 
     def __enter__(self: S) -> S:
         return self
@@ -275,21 +402,54 @@ class Session(ABC):
     async def astart(self) -> None:
         """Start the child if it is not running (a dead one is replaced); idempotent.
 
+        A start under way in another task of the loop (a `background_start()`, say) is
+        awaited, not repeated.
+
         Raises:
-            SessionStartError: the child could not be started.
+            SessionStartError: the child could not be started (also when a background start
+                failed before: its failure is raised here, once).
         """
+        await self._astart(_Start())
+
+    async def _astart(self, attempt: _Start) -> None:
+        loop = asyncio.get_running_loop()
+        while (starting := self._starting_in(loop)) is not None:
+            await starting.wait()  # (its child counts as alive already, but is not ready)
         if self.alive:
             self._child_for("async")
             return
+        if self._take_failure(attempt):
+            return
+        done = asyncio.Event()
+        self._astarting = (loop, done)
+        self._attempt = attempt
+        try:
+            await self._astart_child(attempt)
+        finally:
+            self._attempt = None
+            self._astarting = None
+            done.set()
+
+    async def _astart_child(self, attempt: _Start) -> None:
         self._lost = self._lost or self._resources.child is not None
         await self._adrop_child()
-        workspace = self._workspace()
-        child = self._resources.child = await self._alaunch(workspace)
+        if attempt.cancelled:  # closed while the dead child was reaped
+            raise _closed_while_starting()
+        child = self._resources.child = await self._alaunch(self._workspace())
         try:
+            attempt.launched(child)
             await arun(self._start_flow(child), partial(self._aperform, child))
+            attempt.finish()
         except BaseException:
             await self._adrop_child()
             raise
+
+    def _starting_in(self, loop: asyncio.AbstractEventLoop) -> asyncio.Event | None:
+        """The end of an async start under way in `loop`, if any."""
+        starting = self._astarting
+        if starting is None or starting[0] is not loop:
+            return None  # none, or one of a loop that is gone (use one loop per session)
+        return starting[1]
 
     def aexecute(self, code: str) -> AsyncIterator[ExecutionEvent]:
         """Run `code` and stream its events as they are produced (async); see `execute()`.
@@ -314,11 +474,16 @@ class Session(ABC):
                 yield event
 
     async def aclose(self) -> None:
-        """Stop the child and its whole process group and remove a temporary workdir; idempotent."""
+        """Stop the child and its whole process group and remove a temporary workdir; idempotent.
+
+        A start under way in another task fails at once (a background one quietly).
+        """
+        self._begin_close()
+        starting = self._starting_in(asyncio.get_running_loop())
+        if starting is not None:
+            await starting.wait()  # the start gives up first
         child = self._resources.child
         if child is not None:
-            if self._control is not None:
-                self._control.kill("closed")
             child.closing = True
             child.kill()
             if child.foreign():
@@ -407,6 +572,33 @@ class Session(ABC):
             flow, child = abandoned
             await arun(cancelled(flow), partial(self._aperform, child))
 
+    def _take_failure(self, attempt: _Start) -> bool:
+        """Before a start: raise a background start's failure (`True`: do not start at all)."""
+        if attempt.aborted:
+            return True  # a background start cancelled, or whose session was closed, meanwhile
+        failure, self._failure = self._failure, None
+        if failure is not None and not attempt.background:
+            raise failure
+        return False
+
+    def _keep_failure(self, attempt: _Start, error: Exception) -> None:
+        if not attempt.aborted:
+            self._failure = error
+
+    def _begin_close(self) -> None:
+        """Stop what runs now: a start under way, running code, the child (no waiting)."""
+        self._closes += 1
+        self._failure = None
+        attempt = self._attempt
+        if attempt is not None:
+            attempt.abort()
+        child = self._resources.child
+        if child is not None:
+            if self._control is not None:
+                self._control.kill("closed")
+            child.closing = True
+            child.kill()
+
     def _workspace(self) -> Workspace:
         if self._resources.workspace is None:
             self._resources.workspace = Workspace(self.limits)
@@ -441,6 +633,10 @@ class Session(ABC):
         self._current = None
         self._control = None
         self._lost = False
+
+
+def _closed_while_starting() -> SessionStartError:
+    return SessionStartError("the session was closed while its child was starting")
 
 
 def _check_code(code: object) -> None:
