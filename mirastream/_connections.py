@@ -24,26 +24,16 @@ class Connections:
         self._sockets: list[socket.socket] = []
         self.aborted = False
 
-    def add(self, sock: socket.socket | None) -> None:
+    def add(self, sock: socket.socket) -> None:
         """Track `sock` (shut at once if the call was aborted already)."""
-        if sock is None:
-            return
         with self._lock:
             if not self.aborted:
                 self._sockets.append(sock)
                 return
         shutdown_socket(sock)
 
-    def add_response(self, response: Any) -> socket.socket | None:
-        """Track the socket an httpx response arrived on, and return it (for `discard`)."""
-        sock = socket_of(response)
-        self.add(sock)
-        return sock
-
-    def discard(self, sock: socket.socket | None) -> None:
+    def discard(self, sock: socket.socket) -> None:
         """Stop tracking `sock` (its response was closed)."""
-        if sock is None:
-            return
         with self._lock, suppress(ValueError):  # ValueError: not tracked (aborted meanwhile)
             self._sockets.remove(sock)
 
@@ -54,6 +44,36 @@ class Connections:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
             shutdown_socket(sock)
+
+
+class RequestSockets:
+    """The sockets of one request: tracked by its call's `Connections` until `forget`."""
+
+    __slots__ = ("_connections", "_sockets")
+
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+        self._sockets: list[socket.socket] = []
+
+    def add(self, sock: socket.socket | None) -> None:
+        """Track `sock` for this request and for the call."""
+        if sock is not None:
+            self._sockets.append(sock)
+            self._connections.add(sock)
+
+    def add_response(self, response: Any) -> None:
+        """Track the socket an httpx response arrived on."""
+        self.add(socket_of(response))
+
+    def shut_down(self) -> None:
+        """Shut the request's sockets down: a thread blocked on one of them returns at once."""
+        for sock in self._sockets:
+            shutdown_socket(sock)
+
+    def forget(self) -> None:
+        """Stop tracking the sockets: a finished request's connection may go back to the pool."""
+        while self._sockets:
+            self._connections.discard(self._sockets.pop())
 
 
 def shutdown_socket(sock: socket.socket) -> None:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, asynccontextmanager, closing, contextmanager, suppress
 from typing import Any
 
-from ._connections import Connections
+from ._connections import Connections, RequestSockets
 from ._sse import ServerSentEvent, aiter_events, iter_events
 from .timeouts import Timeouts
 
@@ -46,44 +46,51 @@ class StreamingResponseCall:
     def send(self) -> Iterator[Iterator[ServerSentEvent]]:
         assert self._client is not None, "prepared for async use"
         create = self.endpoint(self._client).with_streaming_response.create
+        sockets = RequestSockets(self._connections)
         with create(**self.kwargs) as response:
-            sock = self._connections.add_response(response.http_response)
+            sockets.add_response(response.http_response)
             try:
                 with closing(iter_events(response.http_response.iter_bytes())) as events:
                     yield events
             finally:
-                self._connections.discard(sock)
+                sockets.forget()
 
     @asynccontextmanager
     async def send_async(self) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
         assert self._async_client is not None, "prepared for sync use"
         create = self.endpoint(self._async_client()).with_streaming_response.create
+        sockets = RequestSockets(self._connections)
         async with create(**self.kwargs) as response:
             http_response = response.http_response
-            sock = self._connections.add_response(http_response)
+            sockets.add_response(http_response)
             pieces = http_response.aiter_bytes()
             try:
                 async with aclosing(aiter_events(pieces)) as events:
                     yield events
             finally:
-                self._connections.discard(sock)
+                sockets.forget()
                 # Closing `pieces` would end only the outermost of httpx's nested async
                 # generators and leave the others to the event loop's finaliser, as tasks.
                 # Closing the response first makes their next read fail at once, and reading
                 # on to that failure ends each of them here and now.
                 await http_response.aclose()
-                await _drain(pieces)
+                await drain_closed(pieces)
 
     def abort(self) -> None:
         """Shut the live connection down, from any thread: a blocked read returns at once."""
         self._connections.abort()
 
 
-async def _drain(pieces: AsyncIterator[bytes]) -> None:
-    """Read a closed response's byte iterator to its (immediate) end or failure."""
+async def drain_closed(items: AsyncIterator[Any]) -> None:
+    """Read an async iterator over a closed httpx response on to its (immediate) end.
+
+    Reading a closed response fails at once, and the failure ends each nested async
+    generator of the SDK and of httpx here; `aclose()` would end only the outermost one and
+    leave the others to the event loop's finaliser, as tasks.
+    """
     import httpx2
 
     # The failure is the expected end of reading a closed response.
     with suppress(httpx2.HTTPError, httpx2.StreamError):
-        async for _ in pieces:
+        async for _ in items:
             pass

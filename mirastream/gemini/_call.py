@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from contextlib import aclosing, asynccontextmanager, contextmanager, suppress
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from .._connections import Connections
+from .._streaming_response import drain_closed
 from ..errors import MirastreamError
 from ._client import ResponseTracker
 from ._decode import GeminiDecoder
@@ -56,7 +57,7 @@ class GeminiCall:
                 yield chain((first,), stream) if first is not None else iter(())
             finally:
                 _close(stream)
-                tracker.forget()
+                tracker.sockets.forget()
 
     @asynccontextmanager
     async def send_async(self) -> AsyncIterator[AsyncIterator[GenerateContentResponse]]:
@@ -72,7 +73,7 @@ class GeminiCall:
             finally:
                 # Responses first: once the SDK's generators start closing, they race for them.
                 await tracker.aclose()
-                await _drain(stream)
+                await drain_closed(stream)
 
     def convert_error(self, error: Exception) -> MirastreamError | None:
         return convert_error(error)
@@ -87,21 +88,6 @@ def _close(stream: object) -> None:
     close = getattr(stream, "close", None)
     if close is not None:
         close()
-
-
-async def _drain(stream: AsyncIterator[Any]) -> None:
-    """Read the SDK's stream on to its end once its responses are closed.
-
-    Reading a closed response fails at once, and the failure ends each of the SDK's nested
-    async generators here; `aclose()` would end only the outermost one and leave the others
-    to the event loop's finaliser, as tasks.
-    """
-    import httpx2
-
-    # The failure is the expected end of reading a closed response.
-    with suppress(httpx2.HTTPError, httpx2.StreamError):
-        async for _ in stream:
-            pass
 
 
 async def _prepend(first: Any, stream: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._clients import ClientCache, require_module, resolve_api_key
-from .._connections import Connections
+from .._connections import Connections, RequestSockets
 
 if TYPE_CHECKING:
     import httpx2
@@ -126,35 +126,25 @@ _TRACKER: ContextVar[ResponseTracker | None] = ContextVar("mirastream_gemini_tra
 def _record_sync_response(response: httpx2.Response) -> None:
     tracker = _TRACKER.get()
     if tracker is not None:
-        tracker.record(response)
+        tracker.sockets.add_response(response)
 
 
 async def _record_response(response: httpx2.Response) -> None:
     tracker = _TRACKER.get()
     if tracker is not None and not tracker.closed:
         tracker.responses.append(response)
-        tracker.record(response)
+        tracker.sockets.add_response(response)
 
 
 class ResponseTracker:
     """The HTTP responses a default async client received while the tracker was active."""
 
-    __slots__ = ("_sockets", "closed", "connections", "responses")
+    __slots__ = ("closed", "responses", "sockets")
 
     def __init__(self, connections: Connections) -> None:
         self.closed = False
         self.responses: list[httpx2.Response] = []
-        self.connections = connections
-        self._sockets: list[Any] = []
-
-    def record(self, response: httpx2.Response) -> None:
-        """Track the connection `response` arrived on, for `Connections.abort`."""
-        self._sockets.append(self.connections.add_response(response))
-
-    def forget(self) -> None:
-        """Stop tracking the recorded connections: they may go back to the pool, to serve others."""
-        while self._sockets:
-            self.connections.discard(self._sockets.pop())
+        self.sockets = RequestSockets(connections)  # for `Connections.abort`
 
     @contextmanager
     def active(self) -> Iterator[None]:
@@ -169,6 +159,6 @@ class ResponseTracker:
     async def aclose(self) -> None:
         """Close every recorded response, releasing its connection; record no more."""
         self.closed = True
-        self.forget()
+        self.sockets.forget()
         while self.responses:
             await self.responses.pop().aclose()

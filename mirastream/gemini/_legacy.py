@@ -15,7 +15,7 @@ from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._clients import ClientCache, require_module
-from .._connections import Connections
+from .._connections import Connections, RequestSockets
 from ..errors import ConfigurationError, MirastreamError
 from ..messages import Message
 from ..tools._specs import executable_tools
@@ -23,7 +23,7 @@ from ._client import settings
 from ._decode import GeminiDecoder
 from ._encode import encode_messages, generation_settings
 from ._errors import convert_legacy_error
-from ._legacy_sockets import RequestSockets, track_sockets
+from ._legacy_sockets import sending, track_sockets
 from .chunk import GeminiLegacyResponseChunk
 from .params import GeminiCallParams
 
@@ -159,7 +159,7 @@ class GeminiLegacyCall:
         options: dict[str, Any] = {"retry": None}
         if self._timeout is not None:
             options["timeout"] = self._timeout
-        with sockets.sending():
+        with sending(sockets):
             return iter(self._client.stream_generate_content(self._request, **options))
 
     @contextmanager

@@ -9,48 +9,24 @@ mount an adapter whose connections report their socket, once the request is sent
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from .._connections import Connections, shutdown_socket
+from .._connections import RequestSockets
 
 _CURRENT: ContextVar[RequestSockets | None] = ContextVar("mirastream_legacy_sockets", default=None)
 
 
-class RequestSockets:
-    """The sockets of one legacy request, also tracked by its call's `Connections`."""
-
-    __slots__ = ("_connections", "_sockets")
-
-    def __init__(self, connections: Connections) -> None:
-        self._connections = connections
-        self._sockets: list[socket.socket] = []
-
-    @contextmanager
-    def sending(self) -> Iterator[None]:
-        """Record the socket of a request sent in this thread inside the block."""
-        token = _CURRENT.set(self)
-        try:
-            yield
-        finally:
-            _CURRENT.reset(token)
-
-    def add(self, sock: socket.socket) -> None:
-        self._sockets.append(sock)
-        self._connections.add(sock)
-
-    def shut_down(self) -> None:
-        """Shut the sockets down: a thread blocked on one of them returns at once."""
-        for sock in self._sockets:
-            shutdown_socket(sock)
-
-    def forget(self) -> None:
-        """Stop tracking the sockets: a finished request's connection may serve others."""
-        while self._sockets:
-            self._connections.discard(self._sockets.pop())
+@contextmanager
+def sending(sockets: RequestSockets) -> Iterator[None]:
+    """Report to `sockets` the socket of a request sent in this thread inside the block."""
+    token = _CURRENT.set(sockets)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
 
 
 def track_sockets(client: Any) -> None:
