@@ -7,9 +7,9 @@ use too, so `import mirastream` alone costs next to nothing.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_names
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -54,18 +54,11 @@ _HOMES = {
     "ToolCall": "messages",
     "ToolCallDelta": "chunks",
     "Usage": "responses",
+    "errors": "",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name == "errors":
-        return import_module(f"{__name__}.errors")
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
+__getattr__ = lazy_names(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

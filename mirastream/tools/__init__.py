@@ -8,7 +8,9 @@
 Importing this package starts nothing and imports no Jupyter code; sessions start on first use.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 if TYPE_CHECKING:
     from .code_interpreter import CodeInterpreter, ConfirmPolicy
@@ -27,11 +29,5 @@ _HOMES = {
 __all__ = ["CodeInterpreter", "ConfirmPolicy", "FunctionTool", "Limits", "ToolArgumentsError", "as_tool"]
 
 
-def __getattr__(name: str) -> Any:
-    # Each tool loads on first use: a provider package reading `tools._specs` pays for none.
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f"{__name__}.{home}"), name)
+# Each tool loads on first use: a provider package reading `tools._specs` pays for none.
+__getattr__ = lazy_names(__name__, _HOMES)

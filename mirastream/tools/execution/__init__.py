@@ -18,8 +18,9 @@ Importing this package imports no Jupyter code: `PythonSession` needs the `code`
 (`jupyter_client`, `ipykernel`) only when it starts.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._lazy import lazy_names
 from ._errors import SessionStartError
 from .events import ActiveLine, ExecutionEvent, Finished, FinishStatus, Image, ImageMime, Output
 from .limits import Limits
@@ -43,14 +44,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The sessions (and asyncio, subprocess, ...) load on first use, not with the package.
-    if name == "PythonSession":
-        from .python import PythonSession
-
-        return PythonSession
-    if name == "ShellSession":
-        from .shell import ShellSession
-
-        return ShellSession
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The sessions (and asyncio, subprocess, ...) load on first use, not with the package.
+__getattr__ = lazy_names(__name__, {"PythonSession": "python", "ShellSession": "shell"})
