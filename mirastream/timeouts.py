@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx2
 
 __all__ = ["Timeouts"]
 
@@ -34,8 +38,8 @@ class Timeouts:
             if value is not None and value <= 0:
                 raise ValueError(f"Timeouts.{name} must be positive or None, not {value}")
 
-    def for_httpx(self) -> object:
-        """The `httpx2.Timeout` the SDK request should use (connect and read limits)."""
+    def for_httpx(self) -> httpx2.Timeout:
+        """The `httpx2.Timeout` a request should use (connect and read limits)."""
         import httpx2
 
         # Waiting for a free pooled connection is bounded like the wait for the first chunk,

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Protocol
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .._clients import ClientCache, require_module, resolve_api_key
-from .._connections import Connections, RequestSockets
 
 if TYPE_CHECKING:
-    import httpx2
     from google.genai import Client
 
 API_KEY_ENV = "GEMINI_API_KEY"
@@ -71,39 +68,63 @@ def _new_client(api_key: str, base_url: str | None, **http_options: Any) -> Clie
     )
 
 
-def sync_client(prompt_class: Any) -> Client:
-    """The `google.genai.Client` for `prompt_class`: its own `client`, or a shared default."""
+class GeminiClients(NamedTuple):
+    """The SDK client a prompt class streams with, and the HTTP client under it.
+
+    `http` is set for mirastream's default clients, which send the requests the SDK
+    prepares through it (see `_http`); it is `None` for a `client` of your own, whose
+    stream the SDK reads itself.
+    """
+
+    sdk: Client
+    http: Any = None
+
+    def close(self) -> None:
+        """Close both clients (sync clients only)."""
+        self.sdk.close()
+        if self.http is not None:
+            self.http.close()  # the SDK leaves a client it was given open
+
+
+def sync_clients(prompt_class: Any) -> GeminiClients:
+    """The clients for `stream()`: the class's own `client`, or shared defaults."""
     if prompt_class.client is not None:
-        client: Client = prompt_class.client
-        return client
+        return GeminiClients(prompt_class.client)
     api_key, base_url = settings(prompt_class)
     require_module("google.genai", extra="gemini")
-    # The SDK makes (and closes) the HTTP client; the hook lets a `ResponseTracker` stop a stream.
-    hooks = {"event_hooks": {"response": [_record_sync_response]}}
-    return _CLIENTS.sync_client(
-        (api_key, base_url), lambda: _new_client(api_key, base_url, client_args=hooks)
-    )
+
+    def make() -> GeminiClients:
+        from ._http import PreparingClient
+
+        http_client = PreparingClient()
+        client = _new_client(api_key, base_url, httpx_client=http_client)
+        # The SDK leaves a client it was given open: close its pool when the SDK's goes (or at exit).
+        weakref.finalize(client, http_client.close)
+        return GeminiClients(client, http_client)
+
+    return _CLIENTS.sync_client((api_key, base_url), make)
 
 
-def async_client_factory(prompt_class: Any) -> Callable[[], Client]:
-    """A function returning the client whose `.aio` streams in the running event loop.
+def async_clients_factory(prompt_class: Any) -> Callable[[], GeminiClients]:
+    """A function returning the clients for `stream_async()` in the running event loop.
 
-    The key check and SDK import happen now. A default client is made (or reused) per event
-    loop, with an HTTP client that lets a `ResponseTracker` release a stream's connection.
+    The key check and SDK import happen now. Default clients are made (or reused) per
+    event loop.
     """
     if prompt_class.client is not None:
-        client: Client = prompt_class.client
-        return lambda: client
+        clients = GeminiClients(prompt_class.client)
+        return lambda: clients
     api_key, base_url = settings(prompt_class)
     require_module("google.genai", extra="gemini")
 
-    def make() -> tuple[Client, Callable[[], Awaitable[None]]]:
+    def make() -> tuple[GeminiClients, Callable[[], Awaitable[None]]]:
         import httpx2
 
-        http_client = httpx2.AsyncClient(
+        from ._http import AsyncPreparingClient
+
+        http_client = AsyncPreparingClient(
             # The pool limits of the OpenAI and Anthropic SDKs (httpx's own default is 100).
             limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
-            event_hooks={"response": [_record_response]},
         )
         client = _new_client(api_key, base_url, httpx_async_client=http_client)
 
@@ -111,54 +132,6 @@ def async_client_factory(prompt_class: Any) -> Callable[[], Client]:
             await client.aio.aclose()
             await http_client.aclose()  # the SDK leaves a client it was given open
 
-        return client, close
+        return GeminiClients(client, http_client), close
 
     return lambda: _CLIENTS.async_client((api_key, base_url), make)
-
-
-# Closing the SDK's async stream early does not close its HTTP response: the SDK's
-# async generators keep it in a reference cycle until the garbage collector runs. The
-# default clients therefore record each response with the stream that sent it: the
-# stream closes them itself, and can shut their connections down from another thread.
-_TRACKER: ContextVar[ResponseTracker | None] = ContextVar("mirastream_gemini_tracker", default=None)
-
-
-def _record_sync_response(response: httpx2.Response) -> None:
-    tracker = _TRACKER.get()
-    if tracker is not None:
-        tracker.sockets.add_response(response)
-
-
-async def _record_response(response: httpx2.Response) -> None:
-    tracker = _TRACKER.get()
-    if tracker is not None and not tracker.closed:
-        tracker.responses.append(response)
-        tracker.sockets.add_response(response)
-
-
-class ResponseTracker:
-    """The HTTP responses a default async client received while the tracker was active."""
-
-    __slots__ = ("closed", "responses", "sockets")
-
-    def __init__(self, connections: Connections) -> None:
-        self.closed = False
-        self.responses: list[httpx2.Response] = []
-        self.sockets = RequestSockets(connections)  # for `Connections.abort`
-
-    @contextmanager
-    def active(self) -> Iterator[None]:
-        """Record the responses received inside the block (in this context)."""
-        token = _TRACKER.set(self)
-        try:
-            yield
-        finally:
-            with suppress(ValueError):  # left from another context: nothing to restore
-                _TRACKER.reset(token)
-
-    async def aclose(self) -> None:
-        """Close every recorded response, releasing its connection; record no more."""
-        self.closed = True
-        self.sockets.forget()
-        while self.responses:
-            await self.responses.pop().aclose()

@@ -79,6 +79,20 @@ def typed_error(
     return error
 
 
+def stream_error(error: Any) -> ProviderError:
+    """The typed error for an `{"error": ...}` object that arrived inside a stream."""
+    body = error if isinstance(error, Mapping) else {"message": str(error)}
+    code = body.get("code")
+    message = body.get("message") or body.get("status") or "no message"
+    return typed_error(
+        code if isinstance(code, int) and code >= 400 else 500,
+        str(message),
+        body=body,
+        headers=None,
+        in_stream=True,
+    )
+
+
 def _error_object(payload: Any) -> Any:
     """The `error` object of a Google error body (the body itself if it has none)."""
     if isinstance(payload, list) and len(payload) == 1:

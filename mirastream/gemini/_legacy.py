@@ -20,7 +20,7 @@ from ..errors import ConfigurationError, MirastreamError
 from ..messages import Message
 from ..tools._specs import executable_tools
 from ._client import settings
-from ._decode import GeminiDecoder
+from ._decode import GeminiDecoder, read_proto
 from ._encode import encode_messages, generation_settings
 from ._errors import convert_legacy_error
 from ._legacy_sockets import sending, track_sockets
@@ -152,7 +152,7 @@ class GeminiLegacyCall:
         self._connections = Connections()
 
     def decoder(self) -> GeminiDecoder[GeminiLegacyResponseChunk]:
-        return GeminiDecoder(GeminiLegacyResponseChunk)
+        return GeminiDecoder(GeminiLegacyResponseChunk, read_proto)
 
     def _open(self, sockets: RequestSockets) -> Iterator[Any]:
         # `retry=None`: mirastream's own policy retries; google-api-core's would do it twice over.

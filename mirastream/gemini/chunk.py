@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..chunks import ResponseChunk, ToolCallDelta
 from ..responses import FinishReason, Usage
+from ._native import NativeResponses
 
 if TYPE_CHECKING:
     from google import generativeai
@@ -19,16 +20,19 @@ class GeminiChunkBase(ResponseChunk):
     """What the chunks of both Gemini clients share: one streamed `GenerateContentResponse`.
 
     Gemini has no delta type: every streamed item is a whole response whose candidates
-    carry the parts generated since the previous one.
+    carry the parts generated since the previous one. A chunk keeps that response as JSON
+    (`payload`, the wire's camelCase keys) and a `source` from which its subclass gets the
+    SDK's own object when `.chunk` is first asked for.
     """
 
-    __slots__ = ("_choices", "_response")
+    __slots__ = ("_choices", "_payload", "_source")
 
     provider: ClassVar[str] = "gemini"
 
     def __init__(
         self,
-        response: Any,
+        payload: dict[str, Any],
+        source: Any,
         content: str,
         thinking: str,
         tool_calls: tuple[ToolCallDelta, ...],
@@ -36,7 +40,8 @@ class GeminiChunkBase(ResponseChunk):
         usage: Usage | None,
         choice_index: int = 0,
     ) -> None:
-        self._response = response
+        self._payload = payload
+        self._source = source
         self._native: Any = None
         self._choices: list[Any] | None = None
         self.content = content
@@ -46,12 +51,16 @@ class GeminiChunkBase(ResponseChunk):
         self.usage = usage
         self.choice_index = choice_index
 
+    def _candidates(self) -> Any:
+        """The native object's candidates (`None` or a sequence)."""
+        raise NotImplementedError
+
     @property
     def choices(self) -> list[Any]:
         """The response's candidates (empty when it has none, e.g. a blocked prompt)."""
         choices = self._choices
         if choices is None:
-            choices = self._choices = list(self._response.candidates or ())
+            choices = self._choices = list(self._candidates() or ())
         return choices
 
     @property
@@ -71,19 +80,20 @@ class GeminiChunkBase(ResponseChunk):
     @property
     def model(self) -> str | None:
         """The model version that produced this chunk (`modelVersion`)."""
-        return self._response.model_version or None
+        return self._payload.get("modelVersion") or None
 
     @property
     def id(self) -> str | None:
         """The response's id (`responseId`, the same on every chunk of a stream)."""
-        return getattr(self._response, "response_id", None) or None
+        return self._payload.get("responseId") or None
 
 
 class GeminiResponseChunk(GeminiChunkBase):
     """A chunk of a Gemini stream from the `google-genai` SDK.
 
-    - `.chunk` is the SDK's own `GenerateContentResponse`, exactly as
-      `generate_content_stream` yielded it.
+    - `.chunk` is the SDK's own `GenerateContentResponse`, equal to the one
+      `generate_content_stream` yields for this chunk (built the first time it is asked
+      for; with a `client` of your own, the very object the SDK yielded).
     - `.choices` are its `candidates` (a list, empty when there are none), `.choice` the
       first candidate or `None`, `.delta` that candidate's `Content` (its new `parts`) or
       `None`.
@@ -101,8 +111,15 @@ class GeminiResponseChunk(GeminiChunkBase):
     @property
     def chunk(self) -> GenerateContentResponse:
         """The SDK's `GenerateContentResponse` for this chunk."""
-        response: GenerateContentResponse = self._response
-        return response
+        native: GenerateContentResponse | None = self._native
+        if native is None:
+            source = self._source  # a builder, or the SDK's own object
+            native = source.build(self._payload) if isinstance(source, NativeResponses) else source
+            self._native = native
+        return native
+
+    def _candidates(self) -> Any:
+        return self.chunk.candidates
 
     @property
     def choices(self) -> list[Candidate]:
@@ -142,8 +159,11 @@ class GeminiLegacyResponseChunk(GeminiChunkBase):
         if native is None:
             from google.generativeai.types import GenerateContentResponse
 
-            native = self._native = GenerateContentResponse.from_response(self._response)
+            native = self._native = GenerateContentResponse.from_response(self._source)
         return native
+
+    def _candidates(self) -> Any:
+        return self._source.candidates
 
     @property
     def choices(self) -> list[generativelanguage.Candidate]:

@@ -47,7 +47,7 @@ class GeminiCallParams(BaseCallParams):
             are (e.g. `{"response_modalities": ["TEXT"]}`); it may not repeat a field set
             above.
         http_options: per-request `HttpOptions` of the SDK (`headers`, `api_version`,
-            `retry_options`, `extra_body`, ...).
+            `extra_body`, ...); not `retry_options`: retries are the prompt's `retries`.
         timeout: seconds to wait for the whole request.
     """
 
@@ -84,4 +84,9 @@ class GeminiCallParams(BaseCallParams):
                 )
         if self.http_options and "timeout" in self.http_options and self.timeout is not None:
             raise ValueError("set timeout or http_options['timeout'], not both")
+        if self.http_options and "retry_options" in self.http_options:
+            raise ValueError(
+                "http_options['retry_options'] would never apply: mirastream sends the request; "
+                "set the prompt's `retries` instead"
+            )
         return self

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .._provider_prompt import CallFactory, ProviderPrompt
 from ..messages import Message
 from ..timeouts import Timeouts
-from ._call import GeminiCall
-from ._client import async_client_factory, sync_client
+from ._call import GeminiCall, GeminiClientCall
+from ._client import async_clients_factory, sync_clients
 from ._encode import request_kwargs
 from .chunk import GeminiResponseChunk
 from .params import GeminiCallParams
@@ -57,27 +57,44 @@ class GeminiPrompt(ProviderPrompt[GeminiResponseChunk]):
         return super().request_kwargs(**call_params)
 
     @staticmethod
-    def _validated(kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+    def _validated(kwargs: dict[str, Any], timeouts: Timeouts | None) -> dict[str, Any]:
         """`kwargs` with the config checked by the SDK, so a mistake fails before anything is sent.
 
-        Unless the `timeout` call parameter is set, the stream's idle limit bounds every read.
+        With `timeouts` (a client of your own, which sends the request itself), the stream's
+        idle limit bounds every read unless the `timeout` call parameter is set. Without
+        (the default clients, through which the SDK only prepares the request), the SDK's
+        automatic function calling has nothing to do and is left out, and an empty config
+        is no config: the SDK's conversion of a config costs about a millisecond.
         """
         from google.genai import types
 
-        config = kwargs["config"]
-        http_options = config.get("http_options") or {}
-        if http_options.get("timeout") is None and timeouts.idle is not None:
-            config = {**config, "http_options": {**http_options, "timeout": round(timeouts.idle * 1000)}}
+        config = dict(kwargs["config"])
+        if timeouts is None:
+            del config["automatic_function_calling"]
+            if not config:
+                return {**kwargs, "config": None}
+        else:
+            http_options = config.get("http_options") or {}
+            if http_options.get("timeout") is None and timeouts.idle is not None:
+                config["http_options"] = {**http_options, "timeout": round(timeouts.idle * 1000)}
         return {**kwargs, "config": types.GenerateContentConfig.model_validate(config)}
 
     def _sync_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
-        client = sync_client(type(self))
+        clients = sync_clients(type(self))
+        if clients.http is None:
+            return lambda messages: GeminiClientCall(
+                self._validated(request_kwargs(params, messages), timeouts), clients=clients
+            )
         return lambda messages: GeminiCall(
-            self._validated(request_kwargs(params, messages), timeouts), client=client
+            self._validated(request_kwargs(params, messages), None), clients=clients, timeouts=timeouts
         )
 
     def _async_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
-        factory = async_client_factory(type(self))
+        factory = async_clients_factory(type(self))
+        if type(self).client is not None:
+            return lambda messages: GeminiClientCall(
+                self._validated(request_kwargs(params, messages), timeouts), async_clients=factory
+            )
         return lambda messages: GeminiCall(
-            self._validated(request_kwargs(params, messages), timeouts), async_client=factory
+            self._validated(request_kwargs(params, messages), None), async_clients=factory, timeouts=timeouts
         )

@@ -121,8 +121,12 @@ def test_own_client_serves_sync_and_async(server: LoopbackServer) -> None:
         )
 
     server.queue(Reply.sse("gemini/text.sse"))
-    assert OwnClient(name="Ada").stream().collect().text.startswith("Try")
+    chunks = list(OwnClient(name="Ada").stream())
+    assert "".join(chunk.content for chunk in chunks).startswith("Try")
     assert server.last_request.headers["x-goog-api-key"] == "own-key"
+    # The SDK read this stream itself: `.chunk` is its own object, as it yielded it.
+    assert all(type(chunk.chunk) is types.GenerateContentResponse for chunk in chunks)
+    assert chunks[0].chunk.candidates == chunks[0].choices and chunks[0].id == chunks[0].chunk.response_id
 
     async def run() -> str:
         async with OwnClient(name="Ada").stream_async() as stream:

@@ -264,6 +264,7 @@ def test_parameters_are_overridden_per_call_only(server: LoopbackServer) -> None
         ({"extra_config": {"temperature": 1}}, "extra_config sets temperature"),
         ({"extra_config": {"system_instruction": "x"}}, "extra_config sets system_instruction"),
         ({"timeout": 1, "http_options": {"timeout": 5}}, "not both"),
+        ({"http_options": {"retry_options": {"attempts": 3}}}, "set the prompt's `retries`"),
         # Checked by the SDK's own models before anything is sent:
         ({"thinking_config": {"thinking_budgett": 10}}, "thinking_budgett"),
         ({"extra_config": {"response_modality": ["TEXT"]}}, "response_modality"),
