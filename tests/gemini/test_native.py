@@ -8,6 +8,7 @@ SDK's own `generate_content_stream` and once through mirastream, and compares.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -106,3 +107,26 @@ def test_chunk_is_parsed_with_the_response_schema_as_the_sdk_parses_it(
         comparable(native.model_copy(update={"response_id": None})) for native in expected
     ]
     assert chunks[-1].chunk.parsed == Dish(name="Apple pie", minutes=50) == expected[-1].parsed
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fields_this_sdk_does_not_know_are_dropped_as_the_sdk_drops_them(
+    server: LoopbackServer, mode: str
+) -> None:
+    candidate = {
+        "content": {"role": "model", "parts": [{"text": "Apple pie.", "futurePartField": True}]},
+        "finishReason": "STOP",
+        "index": 0,
+        "futureCandidateField": {"x": 1},
+    }
+    payload = {"candidates": [candidate], "modelVersion": "gemini-2.5-flash", "futureTopLevel": "y"}
+    body = f"data: {json.dumps(payload)}\r\n\r\n".encode()
+    prompt = RecipeRecommender(ingredient="apples")
+    server.queue(Reply.transcript(body))
+    expected = sdk_stream(server, prompt.request_kwargs(), mode)
+    server.queue(Reply.transcript(body))
+    chunks, response, error = consume(prompt, mode)
+
+    assert error is None and response.text == "Apple pie."
+    assert [comparable(chunk.chunk) for chunk in chunks] == [comparable(native) for native in expected]
+    assert "future_top_level" not in chunks[0].chunk.model_dump()
