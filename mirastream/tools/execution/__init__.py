@@ -14,6 +14,12 @@ Code never runs in the host interpreter. Each session has one child (an IPython 
 temporary working folder by default. `execute()` / `aexecute()` stream `Output`,
 `ActiveLine`, `Image` events as they happen and end with one `Finished`.
 
+Both sessions are used the same way: from one world at a time, `start`/`execute`/`close`
+(sync) or `astart`/`aexecute`/`aclose` (async, within one event loop), and one execution at
+a time. `interrupt()`, `alive` and the sync `close()` may be used from any thread (a
+`close()` ends a running execution with `"killed"`). Both are context managers (`with`,
+`async with`).
+
 Importing this package imports no Jupyter code: `PythonSession` needs the `code` extra
 (`jupyter_client`, `ipykernel`) only when it starts.
 """

@@ -1,11 +1,12 @@
 """What the Python and shell sessions share: lifecycle, drivers, cleanup.
 
 A session owns a `Workspace` (kept across restarts of its child, removed on close) and at
-most one `Child` at a time. A subclass says how to launch a child (sync and async), how to
-wait for it (`_perform`/`_aperform`, the only IO), and what starting and running code mean
-(flows, see `_flow`). This class drives the flows, restarts a child that died, stops
-abandoned runs, and guarantees cleanup: `close()`, `aclose()`, or, for a session dropped
-without either, a `weakref.finalize` that kills the process group.
+most one `Child` at a time. A subclass says how to launch a child (for either world), how
+to receive from it (`_receive`/`_areceive`, the only IO), and what starting and running
+code mean (flows, see `_flow`; what running code is alike in both kinds is in `_running`).
+This class drives the flows, restarts a child that died, stops abandoned runs, and
+guarantees cleanup: `close()`, `aclose()`, or, for a session dropped without either, a
+`weakref.finalize` that kills the process group.
 
 Starting is safe against concurrent starts: a start that finds another under way (in
 another thread, or another task of the loop) waits for it instead of launching a second
@@ -42,6 +43,8 @@ S = TypeVar("S", bound="Session")
 
 KILL_WAIT = 5.0
 """Seconds to wait for a killed child to be reaped."""
+
+_DEFAULT_LIMITS = Limits()
 
 
 class Child(ABC):
@@ -210,13 +213,17 @@ class BackgroundStart(_Start):
 
 
 class Session(ABC):
-    """A persistent child process that runs code; see `PythonSession` and `ShellSession`."""
+    """A persistent child process that runs code; see `PythonSession` and `ShellSession`.
+
+    How a session may be used (worlds, threads, context managers) is said once for both, in
+    the package docs (`mirastream.tools.execution`).
+    """
 
     language: ClassVar[str]
     _state_lost: ClassVar[str] = "earlier state is lost"
     """What a restart loses, e.g. "earlier variables and imports are lost"."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
         self.limits = limits
@@ -239,12 +246,8 @@ class Session(ABC):
     # What a session kind provides --------------------------------------------------------
 
     @abstractmethod
-    def _launch(self, workspace: Workspace) -> Child:
-        """Start a child for the sync world (it is not ready yet)."""
-
-    @abstractmethod
-    async def _alaunch(self, workspace: Workspace) -> Child:
-        """Start a child for the async world (it is not ready yet)."""
+    def _launch(self, workspace: Workspace, world: World) -> Child:
+        """Start a child for `world` (it is not ready yet); an async one in the running loop."""
 
     @abstractmethod
     def _start_flow(self, child: Child) -> Flow[None]:
@@ -332,7 +335,7 @@ class Session(ABC):
         self._drop_child()
         if attempt.cancelled:  # closed while the dead child was reaped
             raise _closed_while_starting()
-        child = self._resources.child = self._launch(self._workspace())
+        child = self._resources.child = self._launch(self._workspace(), "sync")
         try:
             attempt.launched(child)
             run(self._start_flow(child), partial(self._perform, child))
@@ -435,7 +438,7 @@ class Session(ABC):
         await self._adrop_child()
         if attempt.cancelled:  # closed while the dead child was reaped
             raise _closed_while_starting()
-        child = self._resources.child = await self._alaunch(self._workspace())
+        child = self._resources.child = self._launch(self._workspace(), "async")
         try:
             attempt.launched(child)
             await arun(self._start_flow(child), partial(self._aperform, child))

@@ -14,24 +14,28 @@ The kernel keeps its variables between executions. The code runs exactly as appr
 (Matplotlib figures, `IPython.display.Image`) arrive as `Image` events. `input()` raises
 (the code gets no stdin). Needs `jupyter_client` and `ipykernel`
 (`pip install "mirastream[code]"`) in the host's interpreter, which also runs the kernel.
+
+How every session is used (one world at a time, what is safe from any thread, `with`) is
+said in the package docs, `mirastream.tools.execution`.
 """
 
 from __future__ import annotations
 
 import queue
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from ._control import RunControl
 from ._errors import SessionStartError
-from ._flow import Cancelled, Emit, Flow, Receive, WaitExit
+from ._flow import Flow, Receive
 from ._jupyter_decode import JupyterDecoder, message_type, parent_id
 from ._kernel import KernelChild
 from ._kernel_bootstrap import BOOTSTRAP
 from ._process import describe_exit, kill_group
-from ._session import KILL_WAIT, Child, Session
+from ._running import emit_admitted, emit_last, pump_until_over, stop_if_due
+from ._session import Child, Session, World
 from ._workspace import Workspace
-from .limits import Limits
 
 if TYPE_CHECKING:
     from jupyter_client.asynchronous.client import AsyncKernelClient
@@ -48,34 +52,17 @@ KERNEL_MEMORY_MB = 300
 IDLE_AFTER_REPLY = 1.0
 """Seconds to wait for the final `idle` status once the `execute_reply` has come."""
 
-_DEFAULT_LIMITS = Limits()
-
 Message = dict[str, Any]
 
 
 class PythonSession(Session):
-    """A persistent Python (IPython kernel) session; see the module docs.
-
-    Use it from one world at a time: `start`/`execute`/`close` (sync) or
-    `astart`/`aexecute`/`aclose` (async, within one event loop), and one execution at a
-    time. `interrupt()`, `alive` and the sync `close()` may be used from any thread (a
-    `close()` ends a running execution with `"killed"`). Both are context managers
-    (`with`, `async with`).
-    """
+    """A persistent Python (IPython kernel) session; see the module docs."""
 
     language: ClassVar[str] = "python"
     _state_lost: ClassVar[str] = "earlier variables and imports are lost"
 
-    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
-        super().__init__(limits)
-
-    # Launching -----------------------------------------------------------------------
-
-    def _launch(self, workspace: Workspace) -> Child:
-        return KernelChild(workspace, self.limits, "sync")
-
-    async def _alaunch(self, workspace: Workspace) -> Child:
-        return KernelChild(workspace, self.limits, "async")
+    def _launch(self, workspace: Workspace, world: World) -> Child:
+        return KernelChild(workspace, self.limits, world)
 
     # IO ------------------------------------------------------------------------------
 
@@ -160,15 +147,8 @@ class PythonSession(Session):
             code, silent=False, store_history=True, allow_stdin=False, stop_on_error=False
         )
         decoder = JupyterDecoder(msg_id)
-        quiet = False
-        while True:
-            try:
-                outcome = yield from self._pump(kernel, decoder, control, quiet)
-                break
-            except Cancelled:
-                quiet = True
-                if control.stop(time.monotonic(), "cancelled"):
-                    kernel.interrupt()
+        pump = partial(self._pump, kernel, decoder, control)
+        outcome, quiet = yield from pump_until_over(pump, kernel, control)
         now = time.monotonic()
         restart = f"the next run starts a new Python session ({self._state_lost})"
         if outcome == "done":
@@ -182,9 +162,7 @@ class PythonSession(Session):
             how = "the session was closed" if kernel.closed else describe_exit(returncode or 0)
             died = f"the Python kernel died ({how})"
             finished = control.finished(now, "killed", died, restart_note=restart)
-        if not quiet:
-            for event in [*decoder.finish(), finished]:
-                yield Emit(event)
+        yield from emit_last(decoder.finish, finished, quiet)
 
     def _pump(
         self, kernel: KernelChild, decoder: JupyterDecoder, control: RunControl, quiet: bool
@@ -193,19 +171,11 @@ class PythonSession(Session):
         replied_at: float | None = None
         while not decoder.done:
             now = time.monotonic()
-            action = control.due(now)
-            if action == "interrupt":
-                kernel.interrupt()
-            elif action == "kill":
-                kernel.kill()
-                yield WaitExit(KILL_WAIT)
+            if (yield from stop_if_due(kernel, control, now)):
                 return "killed"
             message = cast("Message | None", (yield Receive(control.wait(now), "iopub")))
             if message is not None:
-                for event in decoder.feed(message):
-                    for admitted in control.admit(event):
-                        if not quiet:
-                            yield Emit(admitted)
+                yield from emit_admitted(control, decoder.feed(message), quiet)
                 continue
             if kernel.closed or kernel.poll() is not None:
                 return "died"

@@ -20,55 +20,42 @@ The status is the code's exit status: `"error"` with `"exit status N"` when it i
 separate pipes, so the order between the two streams is only approximate.
 
 Shell sessions report no `ActiveLine` events.
+
+How every session is used (one world at a time, what is safe from any thread, `with`) is
+said in the package docs, `mirastream.tools.execution`.
 """
 
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import ClassVar, Literal, cast
 
 from ._control import RunControl
 from ._errors import SessionStartError
-from ._flow import Cancelled, Emit, Flow, Receive, WaitExit
+from ._flow import Flow, Receive, WaitExit
 from ._process import describe_exit, kill_group
-from ._session import KILL_WAIT, Child, Session
+from ._running import emit_admitted, emit_last, pump_until_over, stop_if_due
+from ._session import KILL_WAIT, Child, Session, World
 from ._shell import Pieces, ShellChild, ShellCommand
 from ._shell_decode import ShellDecoder, run_line
 from ._workspace import Workspace
 from .events import Output
-from .limits import Limits
 
 __all__ = ["ShellSession"]
 
 START_TIMEOUT = 30.0
 """Seconds a new shell gets to answer its first control line."""
 
-_DEFAULT_LIMITS = Limits()
-
 
 class ShellSession(Session):
-    """A persistent shell session; see the module docs.
-
-    Use it from one world at a time: `start`/`execute`/`close` (sync) or
-    `astart`/`aexecute`/`aclose` (async, within one event loop), and one execution at a
-    time. `interrupt()`, `alive` and the sync `close()` may be used from any thread (a
-    `close()` ends a running execution with `"killed"`). Both are context managers
-    (`with`, `async with`).
-    """
+    """A persistent shell session; see the module docs."""
 
     language: ClassVar[str] = "shell"
     _state_lost: ClassVar[str] = "earlier variables, functions and the current folder are lost"
 
-    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
-        super().__init__(limits)
-
-    # Launching -----------------------------------------------------------------------
-
-    def _launch(self, workspace: Workspace) -> Child:
-        return ShellChild(ShellCommand(workspace, self.limits), "sync")
-
-    async def _alaunch(self, workspace: Workspace) -> Child:
-        return ShellChild(ShellCommand(workspace, self.limits), "async")
+    def _launch(self, workspace: Workspace, world: World) -> Child:
+        return ShellChild(ShellCommand(workspace, self.limits), world)
 
     # IO ------------------------------------------------------------------------------
 
@@ -106,15 +93,8 @@ class ShellSession(Session):
         shell.code_file.write_bytes(code.encode("utf-8", "surrogateescape"))
         decoder = ShellDecoder(shell.marker)
         shell.write(run_line(shell.marker, shell.code_file, bash=shell.bash))
-        quiet = False
-        while True:
-            try:
-                outcome = yield from self._pump(shell, decoder, control, quiet)
-                break
-            except Cancelled:
-                quiet = True
-                if control.stop(time.monotonic(), "cancelled"):
-                    shell.interrupt()
+        pump = partial(self._pump, shell, decoder, control)
+        outcome, quiet = yield from pump_until_over(pump, shell, control)
         now = time.monotonic()
         restart = f"the next run starts a new shell ({self._state_lost})"
         if outcome == "done":
@@ -135,9 +115,7 @@ class ShellSession(Session):
                 status = cast(int, returncode)
                 exited = f"exit status {status}; the shell exited: {restart}"
                 finished = control.finished(now, "ok" if status == 0 else "error", exited)
-        if not quiet:
-            for event in [*decoder.finish(), finished]:
-                yield Emit(event)
+        yield from emit_last(decoder.finish, finished, quiet)
 
     def _pump(
         self, shell: ShellChild, decoder: ShellDecoder, control: RunControl, quiet: bool
@@ -145,12 +123,7 @@ class ShellSession(Session):
         """Read the execution's output until both end markers came, stopping it when due."""
         while not decoder.done:
             now = time.monotonic()
-            action = control.due(now)
-            if action == "interrupt":
-                shell.interrupt()
-            elif action == "kill":
-                shell.kill()
-                yield WaitExit(KILL_WAIT)
+            if (yield from stop_if_due(shell, control, now)):
                 return "killed"
             pieces = cast("Pieces | None", (yield Receive(control.wait(now))))
             if pieces is None:
@@ -158,10 +131,6 @@ class ShellSession(Session):
                     return "ended"
                 continue
             for stream, data in pieces:
-                if not data:
-                    continue
-                for event in decoder.feed(stream, data):
-                    for admitted in control.admit(event):
-                        if not quiet:
-                            yield Emit(admitted)
+                if data:
+                    yield from emit_admitted(control, decoder.feed(stream, data), quiet)
         return "done"

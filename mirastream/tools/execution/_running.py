@@ -1,0 +1,70 @@
+"""The steps of running code that both sessions' execution flows share.
+
+Each session kind pumps its child's output through its own decoder; around that pump,
+stopping the code works the same for both: `stop_if_due` interrupts, then kills, when the
+`RunControl` says so, and `pump_until_over` keeps pumping, quietly, after the consumer has
+left (`Cancelled`), until the code has stopped. Events pass the output budget on their way
+out (`emit_admitted`), and the last ones are handed out only if the consumer is still there
+(`emit_last`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from ._control import RunControl
+from ._flow import Cancelled, Emit, Flow, WaitExit
+from ._session import KILL_WAIT, Child
+from .events import ExecutionEvent, Finished
+
+T = TypeVar("T")
+
+
+def stop_if_due(child: Child, control: RunControl, now: float) -> Flow[bool]:
+    """Interrupt or kill the child when `control` says it is time; `True` once it is killed."""
+    action = control.due(now)
+    if action == "interrupt":
+        child.interrupt()
+    elif action == "kill":
+        child.kill()
+        yield WaitExit(KILL_WAIT)
+        return True
+    return False
+
+
+def pump_until_over(
+    pump: Callable[[bool], Flow[T]], child: Child, control: RunControl
+) -> Flow[tuple[T, bool]]:
+    """Run `pump(quiet)` to its end; its outcome, and whether the consumer left meanwhile.
+
+    When `Cancelled` is thrown in (the consumer stopped iterating), the code is asked to
+    stop (interrupted now, killed after `Limits.grace`) and the pump starts again quietly:
+    it must then emit nothing, but still run until the code has stopped.
+    """
+    quiet = False
+    while True:
+        try:
+            outcome = yield from pump(quiet)
+        except Cancelled:
+            quiet = True
+            if control.stop(time.monotonic(), "cancelled"):
+                child.interrupt()
+        else:
+            return outcome, quiet
+
+
+def emit_admitted(control: RunControl, events: Iterable[ExecutionEvent], quiet: bool) -> Flow[None]:
+    """Emit what the output budget admits of `events` (counted, but not emitted, when quiet)."""
+    for event in events:
+        for admitted in control.admit(event):
+            if not quiet:
+                yield Emit(admitted)
+
+
+def emit_last(held_back: Callable[[], list[ExecutionEvent]], finished: Finished, quiet: bool) -> Flow[None]:
+    """Unless quiet, emit what the decoder held back (`held_back()`), then `finished`."""
+    if not quiet:
+        for event in [*held_back(), finished]:
+            yield Emit(event)
