@@ -229,6 +229,7 @@ class DefaultClients(Generic[SyncClientT, AsyncClientT]):
         self._base_url_env = base_url_env
         self._home_host = home_host
         self._cache = ClientCache()
+        self._async_factories: dict[tuple[str, str | None], Callable[[], AsyncClientT]] = {}
 
     def settings(self, prompt_class: ClientSettings) -> tuple[str, str | None]:
         """The API key and base URL for `prompt_class`; raises `MissingAPIKeyError`."""
@@ -274,11 +275,16 @@ class DefaultClients(Generic[SyncClientT, AsyncClientT]):
                 f"(a {self._module}.{self._async_class}) to use stream_async()",
                 provider=self.provider,
             )
-        api_key, base_url = self.settings(prompt_class)
-        sdk_class = self._sdk_class(self._async_class)
+        key = self.settings(prompt_class)
+        factory = self._async_factories.get(key)
+        if factory is None:
+            api_key, base_url = key
+            sdk_class = self._sdk_class(self._async_class)
 
-        def make() -> tuple[AsyncClientT, Callable[[], Awaitable[None]]]:
-            client = sdk_class(api_key=api_key, base_url=base_url, max_retries=0)
-            return client, client.close
+            def make() -> tuple[AsyncClientT, Callable[[], Awaitable[None]]]:
+                client = sdk_class(api_key=api_key, base_url=base_url, max_retries=0)
+                return client, client.close
 
-        return lambda: self._cache.async_client((api_key, base_url), make)
+            # One factory per settings, shared by every stream that uses them.
+            factory = self._async_factories[key] = lambda: self._cache.async_client(key, make)
+        return factory

@@ -9,11 +9,11 @@ without building the SDK's per-event objects.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing, asynccontextmanager, closing, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 from ._connections import Connections, RequestSockets
-from ._sse import ServerSentEvent, aiter_events, iter_events
+from ._sse import RawEvent, aiter_raw_events, iter_raw_events
 from .timeouts import Timeouts
 
 
@@ -32,7 +32,7 @@ class StreamingResponseCall:
     ) -> None:
         # A `timeout` call parameter wins; otherwise the stream's connect and idle limits.
         if timeouts is not None and kwargs.get("timeout") is None:
-            kwargs = {**kwargs, "timeout": timeouts.for_httpx()}
+            kwargs = {**kwargs, "timeout": _httpx_timeout(timeouts)}
         self.kwargs = kwargs
         self._client = client
         self._async_client = async_client
@@ -43,20 +43,23 @@ class StreamingResponseCall:
         raise NotImplementedError
 
     @contextmanager
-    def send(self) -> Iterator[Iterator[ServerSentEvent]]:
+    def send(self) -> Iterator[Iterator[RawEvent]]:
         assert self._client is not None, "prepared for async use"
         create = self.endpoint(self._client).with_streaming_response.create
         sockets = RequestSockets(self._connections)
         with create(**self.kwargs) as response:
             sockets.add_response(response.http_response)
+            events = iter_raw_events(response.http_response.iter_bytes())
             try:
-                with closing(iter_events(response.http_response.iter_bytes())) as events:
+                try:
                     yield events
+                finally:
+                    events.close()
             finally:
                 sockets.forget()
 
     @asynccontextmanager
-    async def send_async(self) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+    async def send_async(self) -> AsyncIterator[AsyncIterator[RawEvent]]:
         assert self._async_client is not None, "prepared for sync use"
         create = self.endpoint(self._async_client()).with_streaming_response.create
         sockets = RequestSockets(self._connections)
@@ -64,9 +67,12 @@ class StreamingResponseCall:
             http_response = response.http_response
             sockets.add_response(http_response)
             pieces = http_response.aiter_bytes()
+            events = aiter_raw_events(pieces)
             try:
-                async with aclosing(aiter_events(pieces)) as events:
+                try:
                     yield events
+                finally:
+                    await events.aclose()
             finally:
                 sockets.forget()
                 # Closing `pieces` would end only the outermost of httpx's nested async
@@ -79,6 +85,19 @@ class StreamingResponseCall:
     def abort(self) -> None:
         """Shut the live connection down, from any thread: a blocked read returns at once."""
         self._connections.abort()
+
+
+_httpx_timeouts: dict[Timeouts, Any] = {}
+
+
+def _httpx_timeout(timeouts: Timeouts) -> Any:
+    """`timeouts.for_httpx()`, made once per distinct `Timeouts` (they are immutable)."""
+    timeout = _httpx_timeouts.get(timeouts)
+    if timeout is None:
+        timeout = timeouts.for_httpx()
+        if len(_httpx_timeouts) < 64:
+            _httpx_timeouts[timeouts] = timeout
+    return timeout
 
 
 async def drain_closed(items: AsyncIterator[Any]) -> None:

@@ -53,28 +53,46 @@ def default_wait(state: RetryCallState) -> float:
     return backoff / 2 + random.uniform(0, backoff / 2)
 
 
+def counted_retries(policy: RetryPolicy) -> int | None:
+    """How many retries a policy given as a number allows (0 for `None`); `None` for a tenacity object.
+
+    Raises:
+        TypeError: `policy` is neither a number nor a tenacity `Retrying` / `AsyncRetrying`.
+        ValueError: a negative number.
+    """
+    if policy is None or policy == 0:
+        return 0
+    if isinstance(policy, int) and not isinstance(policy, bool):
+        if policy < 0:
+            raise ValueError(f"retries must be >= 0, not {policy}")
+        return policy
+    import tenacity
+
+    if not isinstance(policy, tenacity.BaseRetrying):
+        raise TypeError(f"retries must be an int or a tenacity Retrying object, not {type(policy).__name__}")
+    return None
+
+
 def build_retrying(policy: RetryPolicy, *, asynchronous: bool) -> Any:
     """The tenacity object for `policy` (`None` for no retries).
 
     A sync `Retrying` given to an async stream is turned into an `AsyncRetrying` with the
     same rules, so that waiting does not block the event loop.
     """
-    if policy is None or policy == 0:
+    retries = counted_retries(policy)
+    if retries == 0:
         return None
     import tenacity
 
-    if isinstance(policy, bool) or not isinstance(policy, (int, tenacity.BaseRetrying)):
-        raise TypeError(f"retries must be an int or a tenacity Retrying object, not {type(policy).__name__}")
-    if isinstance(policy, int):
-        if policy < 0:
-            raise ValueError(f"retries must be >= 0, not {policy}")
+    if retries is not None:
         rules: dict[str, Any] = {
-            "stop": tenacity.stop_after_attempt(policy + 1),
+            "stop": tenacity.stop_after_attempt(retries + 1),
             "wait": default_wait,
             "retry": tenacity.retry_if_exception(is_retryable),
             "reraise": True,
         }
         return tenacity.AsyncRetrying(**rules) if asynchronous else tenacity.Retrying(**rules)
+    assert isinstance(policy, tenacity.BaseRetrying)
     if asynchronous and not isinstance(policy, tenacity.AsyncRetrying):
         return tenacity.AsyncRetrying(
             stop=policy.stop,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from contextlib import AsyncExitStack, ExitStack
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from time import perf_counter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal
@@ -20,7 +20,7 @@ from .errors import (
     StreamInterrupted,
 )
 from .responses import Response
-from .retries import DEFAULT_RETRIES, RetryPolicy, build_retrying
+from .retries import DEFAULT_RETRIES, RetryPolicy, build_retrying, counted_retries, is_retryable
 from .timeouts import Timeouts
 
 if TYPE_CHECKING:
@@ -29,6 +29,40 @@ if TYPE_CHECKING:
 __all__ = ["AsyncStream", "Stream"]
 
 _State = Literal["new", "running", "done", "interrupted", "failed"]
+
+
+class _Entered:
+    """The sending of a turn, entered by `Stream._attempt`; the `with` around the turn leaves it."""
+
+    __slots__ = ("_sending",)
+
+    def __init__(self, sending: AbstractContextManager[Any]) -> None:
+        self._sending = sending
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        return self._sending.__exit__(exc_type, exc, tb)
+
+
+class _AsyncEntered:
+    """The async twin of `_Entered`, left by `async with`."""
+
+    __slots__ = ("_sending",)
+
+    def __init__(self, sending: AbstractAsyncContextManager[Any]) -> None:
+        self._sending = sending
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        return await self._sending.__aexit__(exc_type, exc, tb)
 
 
 class _StreamState(Generic[ChunkT]):
@@ -231,38 +265,53 @@ class Stream(_StreamState[ChunkT]):
         with stack:
             if first is not None:
                 yield first
+                feed = self._decoder.feed  # the first chunk is timed: the rest go straight through
                 for item in items:
-                    chunk = self._accept(item)
+                    chunk = feed(item)
                     if chunk is not None:
                         yield chunk
 
-    def _open(self, call: ProviderCall[Any]) -> tuple[ExitStack, Iterator[Any], Any]:
-        retrying = build_retrying(self._retries, asynchronous=False)
-        if retrying is None:
-            return self._attempt(call)
-        for attempt in retrying:
+    def _open(self, call: ProviderCall[Any]) -> tuple[_Entered, Iterator[Any], Any]:
+        """Send `call` and read up to its first chunk, retrying per the policy until then."""
+        retries = counted_retries(self._retries)
+        failure = None
+        if retries is not None:
+            # A number of retries: tenacity is only needed once an attempt has failed.
+            try:
+                return self._attempt(call)
+            except Exception as error:
+                if retries == 0 or not is_retryable(error):
+                    raise
+                failure = error
+        for attempt in build_retrying(self._retries, asynchronous=False):
             with attempt:
+                if failure is not None:
+                    first, failure = failure, None
+                    raise first  # the first attempt's failure: tenacity counts it and waits
                 return self._attempt(call)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
-    def _attempt(self, call: ProviderCall[Any]) -> tuple[ExitStack, Iterator[Any], Any]:
+    def _attempt(self, call: ProviderCall[Any]) -> tuple[_Entered, Iterator[Any], Any]:
         """Send `call` and read up to its first chunk (`None` if the stream has none)."""
         self._new_turn(call)
-        stack = ExitStack()
+        sending = call.send()
+        entered = False
         try:
-            items = iter(stack.enter_context(call.send()))
+            items = iter(sending.__enter__())
+            entered = True
             self._connected = True
             limit = self._timeouts.first_chunk
             deadline = None if limit is None else perf_counter() + limit
             for item in items:
                 chunk = self._accept(item)
                 if chunk is not None:
-                    return stack, items, chunk
+                    return _Entered(sending), items, chunk
                 if deadline is not None and perf_counter() > deadline:
                     raise self._first_chunk_timeout()
-            return stack, items, None
+            return _Entered(sending), items, None
         except BaseException as error:
-            stack.__exit__(*sys.exc_info())
+            if entered:
+                sending.__exit__(*sys.exc_info())
             typed = self._typed(error)
             if typed is error:
                 raise
@@ -341,8 +390,9 @@ class AsyncStream(_StreamState[ChunkT]):
             async with stack:
                 if first is not None:
                     yield first
+                    feed = self._decoder.feed  # the first chunk is timed: the rest go straight through
                     async for item in items:
-                        chunk = self._accept(item)
+                        chunk = feed(item)
                         if chunk is not None:
                             yield chunk
             self._complete()
@@ -352,26 +402,39 @@ class AsyncStream(_StreamState[ChunkT]):
         except BaseException as error:
             self._fail(error)
 
-    async def _aopen(self, call: ProviderCall[Any]) -> tuple[AsyncExitStack, AsyncIterator[Any], Any]:
+    async def _aopen(self, call: ProviderCall[Any]) -> tuple[_AsyncEntered, AsyncIterator[Any], Any]:
         """Send `call` and read up to its first chunk, retrying per the policy until then."""
-        retrying = build_retrying(self._retries, asynchronous=True)
-        if retrying is None:
-            return await self._aattempt(call)
-        async for attempt in retrying:
+        retries = counted_retries(self._retries)
+        failure = None
+        if retries is not None:
+            # A number of retries: tenacity is only needed once an attempt has failed.
+            try:
+                return await self._aattempt(call)
+            except Exception as error:
+                if retries == 0 or not is_retryable(error):
+                    raise
+                failure = error
+        async for attempt in build_retrying(self._retries, asynchronous=True):
             with attempt:
+                if failure is not None:
+                    first, failure = failure, None
+                    raise first  # the first attempt's failure: tenacity counts it and waits
                 return await self._aattempt(call)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
-    async def _aattempt(self, call: ProviderCall[Any]) -> tuple[AsyncExitStack, AsyncIterator[Any], Any]:
+    async def _aattempt(self, call: ProviderCall[Any]) -> tuple[_AsyncEntered, AsyncIterator[Any], Any]:
         self._new_turn(call)
-        stack = AsyncExitStack()
+        sending = call.send_async()
+        entered = False
         try:
-            items = aiter(await stack.enter_async_context(call.send_async()))
+            items = aiter(await sending.__aenter__())
+            entered = True
             self._connected = True
             first = await _within(self._afirst(items), self._timeouts.first_chunk)
-            return stack, items, first
+            return _AsyncEntered(sending), items, first
         except BaseException as error:
-            await stack.__aexit__(*sys.exc_info())
+            if entered:
+                await sending.__aexit__(*sys.exc_info())
             if isinstance(error, TimeoutError) and not isinstance(error, MirastreamError):
                 raise self._first_chunk_timeout() from error
             typed = self._typed(error)

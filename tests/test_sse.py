@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -11,7 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mirastream._sse import ServerSentEvent, SSEDecoder, aiter_events, iter_events
+from mirastream._sse import (
+    ServerSentEvent,
+    SSEDecoder,
+    aiter_events,
+    aiter_raw_events,
+    iter_events,
+    iter_raw_events,
+    loads,
+)
 
 BOM = b"\xef\xbb\xbf"
 
@@ -404,6 +413,106 @@ def test_truncated_stream_yields_exactly_the_events_completed_before_the_cut(
     assert decode(raw[:cut]) == expected[:complete]
 
 
+# --- pieces that hold whole events (the providers' usual flush) ------------------------------------
+
+
+def event_by_event(stream: Sequence[Block]) -> list[bytes]:
+    """The stream's bytes with LF line ends, one piece per block (as providers flush them)."""
+    return [("".join(line + "\n" for line in block.lines) + "\n").encode() for block in stream]
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream=st.lists(blocks(), max_size=8))
+def test_pieces_of_whole_events_give_the_events_of_the_whole_stream(stream: list[Block]) -> None:
+    pieces = event_by_event(stream)
+    expected = [block.expected for block in stream if block.expected is not None]
+    assert feed_all(pieces) == expected
+    assert list(iter_raw_events(pieces)) == expected
+    # The same pieces after a first piece that leaves half an event buffered.
+    assert feed_all([b"data: a", b"bc\n", *pieces]) == feed_all([b"data: abc\n", *pieces])
+
+
+def test_whole_event_pieces_with_and_without_names() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: 1\n\n") == [ServerSentEvent(None, b"1")]
+    assert decoder.feed(b"event: delta\ndata: 2\n\n") == [ServerSentEvent("delta", b"2")]
+    assert decoder.feed(b"event: \ndata: 3\n\n") == [ServerSentEvent(None, b"3")]
+    assert decoder.feed(b"event: delta\n\n") == []  # a name without data dispatches nothing
+    assert decoder.feed(b"data: \n\n") == [ServerSentEvent(None, b"")]
+    assert decoder.feed("event: café\ndata: 4\n\n".encode()) == [ServerSentEvent("café", b"4")]
+    assert decoder.feed(b"event: \xff\ndata: 5\n\n") == [ServerSentEvent("\ufffd", b"5")]
+
+
+def test_whole_event_pieces_that_need_the_line_rules() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: 1\ndata: 2\n\n") == [ServerSentEvent(None, b"1\n2")]
+    assert decoder.feed(b"event: a\ndata: 1\ndata: 2\n\n") == [ServerSentEvent("a", b"1\n2")]
+    assert decoder.feed(b"data: 1\n\ndata: 2\n\n") == [
+        ServerSentEvent(None, b"1"),
+        ServerSentEvent(None, b"2"),
+    ]
+    assert decoder.feed(b"data: 1\r\n\r\n") == [ServerSentEvent(None, b"1")]
+    assert decoder.feed(b"event: a\nid: 7\ndata: 1\n\n") == [ServerSentEvent("a", b"1")]
+    assert decoder.feed(b": ping\n\n") == []
+    assert decoder.feed(b"data: 1\n\n\n") == [ServerSentEvent(None, b"1")]
+
+
+def test_a_whole_event_piece_completes_an_event_begun_before() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"event: a\n") == []
+    assert decoder.feed(b"data: 1\n\n") == [ServerSentEvent("a", b"1")]
+    assert decoder.feed(b"data: 1\n") == []
+    assert decoder.feed(b"data: 2\n\n") == [ServerSentEvent(None, b"1\n2")]
+    assert decoder.feed(b"data: 3\r") == []
+    assert decoder.feed(b"\ndata: 4\n\n") == [ServerSentEvent(None, b"3\n4")]
+    assert decoder.feed(b"data: 5\n\n") == [ServerSentEvent(None, b"5")]
+
+
+def test_the_first_piece_still_skips_a_byte_order_mark() -> None:
+    assert feed_all([BOM + b"data: 1\n\n", b"data: 2\n\n"]) == [
+        ServerSentEvent(None, b"1"),
+        ServerSentEvent(None, b"2"),
+    ]
+    assert feed_all([b"\xef\xbb", b"\xbfdata: 1\n\n"]) == [ServerSentEvent(None, b"1")]
+
+
+def test_raw_events_are_plain_tuples_of_the_same_values() -> None:
+    pieces = [b"event: a\ndata: 1\n\n", b"data: 2\n\n", b"da", b"ta: 3\n\n"]
+    raw = list(iter_raw_events(pieces))
+    assert raw == list(iter_events(pieces)) == [("a", b"1"), (None, b"2"), (None, b"3")]
+    assert all(type(event) is tuple for event in raw)
+    assert asyncio.run(_collect_raw(_pieces(pieces))) == raw
+
+
+# --- loads: json.loads for an event's data -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": [1, 2.5, null, true, "caf\xc3\xa9", {"b": "\\u00e9\\n"}]}',
+        b"[]",
+        b'"text"',
+        b"42",
+        b' {"a": 1} ',
+        b'{"a": 1}\r\n',
+        b"\xef\xbb\xbf" + b'{"a": 1}',
+        '{"a": "\u00e9"}'.encode("utf-16"),
+        b"NaN",
+    ],
+)
+def test_loads_gives_what_json_loads_gives(data: bytes) -> None:
+    assert repr(loads(data)) == repr(json.loads(data))  # repr: NaN is not equal to itself
+
+
+@pytest.mark.parametrize("data", [b"", b"[DONE]", b'{"a": 1} x', b'{"a": 1}{"b": 2}', b"{'a': 1}", b"\xff"])
+def test_loads_rejects_what_json_loads_rejects(data: bytes) -> None:
+    with pytest.raises(ValueError) as expected:
+        json.loads(data)
+    with pytest.raises(type(expected.value)):
+        loads(data)
+
+
 # --- iter_events / aiter_events ------------------------------------------------------------------
 
 
@@ -480,3 +589,7 @@ def test_aiter_events_yields_each_event_before_reading_further() -> None:
 
 def test_aiter_events_of_an_empty_stream_yields_nothing() -> None:
     assert asyncio.run(_collect(_pieces([]))) == []
+
+
+async def _collect_raw(chunks: AsyncIterator[bytes]) -> list[tuple[str | None, bytes]]:
+    return [event async for event in aiter_raw_events(chunks)]

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .._accumulate import ChoiceAccumulator, ResponseAccumulator
-from .._sse import ServerSentEvent
+from .._sse import RawEvent, loads
 from ..chunks import ToolCallDelta
 from ..errors import MalformedStreamError, StreamInterrupted
 from ..responses import FinishReason, Response, Usage
@@ -84,17 +84,27 @@ class AnthropicDecoder:
     def text(self) -> str:
         return self._acc.text
 
-    def feed(self, event: ServerSentEvent) -> AnthropicResponseChunk | None:
-        if self._done or event.event == "ping" or not event.data:
+    def feed(self, event: RawEvent) -> AnthropicResponseChunk | None:
+        name, data = event
+        if self._done or name == "ping" or not data:
             return None
-        if event.event == "error" and not event.data.startswith(b"{"):
-            message = event.data.decode(errors="replace")
+        if name == "error" and not data.startswith(b"{"):
+            message = data.decode(errors="replace")
             raise error_from_event({"type": "error", "error": {"type": "", "message": message}})
-        payload = _parse(event.data)
+        payload = _parse(data)
         event_type = payload.get("type")
-        if event.event == "error" or event_type == "error":
+        if name == "error" or event_type == "error":
             raise error_from_event(payload)
         if event_type == "content_block_delta":
+            delta = payload.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":
+                # The hot path: one piece of text.
+                text = delta.get("text") or ""
+                self._choice.text.append(text)
+                acc = self._acc
+                return AnthropicResponseChunk(
+                    payload, event_type, text, "", (), None, None, acc.model, acc.id
+                )
             return self._block_delta(payload)
         if event_type == "content_block_start":
             return self._block_start(payload)
@@ -109,9 +119,19 @@ class AnthropicDecoder:
             return self._chunk(payload, "message_stop")
         return None  # `ping` without its event name, or an event type newer than this decoder
 
-    def _chunk(self, payload: dict[str, Any], event_type: str, **fields: Any) -> AnthropicResponseChunk:
+    def _chunk(
+        self,
+        payload: dict[str, Any],
+        event_type: str,
+        content: str = "",
+        thinking: str = "",
+        tool_calls: tuple[ToolCallDelta, ...] = (),
+        finish_reason: FinishReason | None = None,
+        usage: Usage | None = None,
+    ) -> AnthropicResponseChunk:
+        acc = self._acc
         return AnthropicResponseChunk(
-            payload, event_type, model=self._acc.model, message_id=self._acc.id, **fields
+            payload, event_type, content, thinking, tool_calls, finish_reason, usage, acc.model, acc.id
         )
 
     def _message_start(self, payload: dict[str, Any]) -> AnthropicResponseChunk:
@@ -223,7 +243,7 @@ class _ToolBlock:
 
 def _parse(data: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(data)
+        payload = loads(data)
     except ValueError as error:
         raise MalformedStreamError(
             f"anthropic sent an event that is not JSON ({error}): {data[:200]!r}", provider=_PROVIDER

@@ -112,7 +112,6 @@ class AnthropicResponseChunk(ResponseChunk):
         tool_calls: tuple[ToolCallDelta, ...] = (),
         finish_reason: FinishReason | None = None,
         usage: Usage | None = None,
-        *,
         model: str | None = None,
         message_id: str | None = None,
     ) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from .._accumulate import ResponseAccumulator
-from .._sse import ServerSentEvent
+from .._accumulate import ChoiceAccumulator, ResponseAccumulator
+from .._sse import RawEvent, loads
 from ..chunks import ToolCallDelta
 from ..errors import MalformedStreamError, StreamInterrupted
 from ..responses import FinishReason, Response, Usage
@@ -20,6 +19,7 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
+_NO_DELTA: dict[str, Any] = {}
 
 
 def normalise_usage(usage: dict[str, Any]) -> Usage:
@@ -54,16 +54,16 @@ class OpenAIDecoder:
     def text(self) -> str:
         return self._acc.text
 
-    def feed(self, event: ServerSentEvent) -> OpenAIResponseChunk | None:
-        data = event.data
+    def feed(self, event: RawEvent) -> OpenAIResponseChunk | None:
         if self._done:
             return None
-        if data.startswith(b"[DONE]"):
-            self._done = True
-            return None
+        data = event[1]
         try:
-            payload = json.loads(data)
+            payload = loads(data)
         except ValueError as error:
+            if data.startswith(b"[DONE]"):
+                self._done = True
+                return None
             raise MalformedStreamError(
                 f"openai sent a chunk that is not JSON ({error}): {data[:200]!r}", provider="openai"
             ) from error
@@ -73,49 +73,76 @@ class OpenAIDecoder:
             )
         if payload.get("error") is not None:
             raise error_from_event(payload["error"])
-
         acc = self._acc
         if acc.id is None:
             acc.id = payload.get("id")
             acc.model = payload.get("model")
-        content = thinking = ""
-        deltas: tuple[ToolCallDelta, ...] = ()
-        finish_reason: FinishReason | None = None
+        choices = payload.get("choices")
+        usage_payload = payload.get("usage")
+        usage = None
+        if usage_payload:
+            usage = acc.usage = normalise_usage(usage_payload)
+        if not choices:
+            return OpenAIResponseChunk(payload, "", "", (), None, usage, 0)
+        if len(choices) > 1:
+            return self._choices(payload, choices, usage)
+        choice = choices[0]
+        index = choice.get("index", 0)
+        state = acc.choices.get(index) or acc.choice(index)
+        delta = choice.get("delta") or _NO_DELTA
+        text = delta.get("content")
+        if text is None or len(delta) > 1:
+            # A delta with more than a piece of text: reasoning, a refusal, tool calls, a role.
+            thinking, pieces = self._other_fields(state, delta)
+        else:
+            thinking, pieces = "", ()
+        if text:
+            state.text.append(text)
+        raw_finish = choice.get("finish_reason")
+        finish_reason = None
+        if raw_finish:
+            state.finish(_FINISH_REASONS.get(raw_finish), raw_finish)
+            finish_reason = state.finish_reason
+        return OpenAIResponseChunk(payload, text or "", thinking, pieces, finish_reason, usage, index)
+
+    def _choices(
+        self, payload: dict[str, Any], choices: list[dict[str, Any]], usage: Usage | None
+    ) -> OpenAIResponseChunk:
+        """A chunk with several choices: each is accumulated; the chunk's fields are the first's."""
+        fields: tuple[str, str, tuple[ToolCallDelta, ...], FinishReason | None] | None = None
         choice_index = 0
-        first = True
-        for choice in payload.get("choices") or ():
+        for choice in choices:
             index = choice.get("index", 0)
-            state = acc.choice(index)
-            delta = choice.get("delta") or {}
+            state = self._acc.choice(index)
+            delta = choice.get("delta") or _NO_DELTA
             text = delta.get("content")
             if text:
                 state.text.append(text)
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                state.thinking.append(reasoning)
-            refusal = delta.get("refusal")
-            if refusal:
-                state.refusal.append(refusal)
-            calls = delta.get("tool_calls")
-            pieces = self._merge_tool_calls(state, calls) if calls else ()
+            thinking, pieces = self._other_fields(state, delta)
             raw_finish = choice.get("finish_reason")
             if raw_finish:
                 state.finish(_FINISH_REASONS.get(raw_finish), raw_finish)
-            if first:
-                first = False
+            if fields is None:
                 choice_index = index
-                content = text or ""
-                thinking = reasoning or ""
-                deltas = pieces
-                finish_reason = state.finish_reason if raw_finish else None
-        usage_payload = payload.get("usage")
-        usage = normalise_usage(usage_payload) if usage_payload else None
-        if usage is not None:
-            acc.usage = usage
-        return OpenAIResponseChunk(payload, content, thinking, deltas, finish_reason, usage, choice_index)
+                fields = (text or "", thinking, pieces, state.finish_reason if raw_finish else None)
+        assert fields is not None
+        return OpenAIResponseChunk(payload, *fields, usage, choice_index)
+
+    def _other_fields(
+        self, state: ChoiceAccumulator, delta: dict[str, Any]
+    ) -> tuple[str, tuple[ToolCallDelta, ...]]:
+        """Accumulate a delta's reasoning, refusal and tool calls; its reasoning and call pieces."""
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning:
+            state.thinking.append(reasoning)
+        refusal = delta.get("refusal")
+        if refusal:
+            state.refusal.append(refusal)
+        calls = delta.get("tool_calls")
+        return reasoning or "", self._merge_tool_calls(state, calls) if calls else ()
 
     @staticmethod
-    def _merge_tool_calls(state: Any, calls: list[dict[str, Any]]) -> tuple[ToolCallDelta, ...]:
+    def _merge_tool_calls(state: ChoiceAccumulator, calls: list[dict[str, Any]]) -> tuple[ToolCallDelta, ...]:
         pieces = []
         for call in calls:
             index = call.get("index")

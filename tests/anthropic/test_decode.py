@@ -315,3 +315,34 @@ print("after", "anthropic" in sys.modules, type(native).__name__, repr(native.de
     before, after = result.stdout.splitlines()
     assert before == "before False Try apple crumble, apple pie and baked apples. 34 content_block_delta"
     assert after == "after True RawContentBlockDeltaEvent ' apple'"
+
+
+def test_text_deltas_carry_the_message_model_and_id() -> None:
+    _, chunks = decode(
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        block_delta(0, {"type": "text_delta", "text": "Hi"}),
+        block_delta(0, {"type": "thinking_delta", "thinking": "Hmm"}),
+    )
+    assert [(chunk.content, chunk.thinking, chunk.event_type) for chunk in chunks[2:]] == [
+        ("Hi", "", "content_block_delta"),
+        ("", "Hmm", "content_block_delta"),
+    ]
+    assert {(chunk.model, chunk.id) for chunk in chunks} == {("claude-sonnet-4-6", "msg_01Dc")}
+
+
+def test_an_event_named_error_is_an_error_whatever_its_payload_says() -> None:
+    payload = {"type": "overloaded", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    with pytest.raises(ServerError, match="Overloaded"):
+        AnthropicDecoder().feed(event(payload, "error"))
+
+
+def test_plain_event_tuples_decode_like_named_events() -> None:
+    body = transcript("anthropic/tool_calls_with_text.sse")
+    plain, named = AnthropicDecoder(), AnthropicDecoder()
+    for item in SSEDecoder().feed(body):
+        assert repr(plain.feed((item.event, item.data))) == repr(named.feed(item))
+    plain.finish()
+    named.finish()
+    assert plain.response() == named.response()
+    assert plain.response().tool_calls
