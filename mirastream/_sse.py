@@ -27,6 +27,7 @@ __all__ = [
     "aiter_raw_events",
     "iter_events",
     "iter_raw_events",
+    "json_object",
     "loads",
 ]
 
@@ -197,3 +198,24 @@ def loads(data: bytes) -> Any:
     if end != len(text):
         return json.loads(data)
     return value
+
+
+def json_object(data: bytes, provider: str) -> dict[str, Any]:
+    """An event's data parsed with `loads`; it must be a JSON object.
+
+    Raises:
+        MalformedStreamError: the data is not JSON, or not an object.
+    """
+    from .errors import MalformedStreamError
+
+    try:
+        payload = loads(data)
+    except ValueError as error:
+        raise MalformedStreamError(
+            f"{provider} sent an event that is not JSON ({error}): {data[:200]!r}", provider=provider
+        ) from error
+    if not isinstance(payload, dict):
+        raise MalformedStreamError(
+            f"{provider} sent an event that is not a JSON object: {data[:200]!r}", provider=provider
+        )
+    return payload

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .._accumulate import ChoiceAccumulator, ResponseAccumulator
-from .._sse import RawEvent, loads
+from .._sse import RawEvent, json_object
 from ..chunks import ToolCallDelta
 from ..errors import MalformedStreamError, StreamInterrupted
 from ..responses import FinishReason, Response, Usage
@@ -91,7 +91,7 @@ class AnthropicDecoder:
         if name == "error" and not data.startswith(b"{"):
             message = data.decode(errors="replace")
             raise error_from_event({"type": "error", "error": {"type": "", "message": message}})
-        payload = _parse(data)
+        payload = json_object(data, _PROVIDER)
         event_type = payload.get("type")
         if name == "error" or event_type == "error":
             raise error_from_event(payload)
@@ -239,20 +239,6 @@ class _ToolBlock:
         self.ordinal = ordinal
         self.start_input = start_input if isinstance(start_input, dict) else None
         self.streamed = False
-
-
-def _parse(data: bytes) -> dict[str, Any]:
-    try:
-        payload = loads(data)
-    except ValueError as error:
-        raise MalformedStreamError(
-            f"anthropic sent an event that is not JSON ({error}): {data[:200]!r}", provider=_PROVIDER
-        ) from error
-    if not isinstance(payload, dict):
-        raise MalformedStreamError(
-            f"anthropic sent an event that is not an object: {data[:200]!r}", provider=_PROVIDER
-        )
-    return payload
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from .._accumulate import ChoiceAccumulator, ResponseAccumulator
-from .._sse import ServerSentEvent
+from .._sse import ServerSentEvent, json_object
 from ..chunks import ToolCallDelta
-from ..errors import ContentFilterError, MalformedStreamError, StreamInterrupted
+from ..errors import ContentFilterError, StreamInterrupted
 from ..responses import FinishReason, Response, Usage
 from ._errors import stream_error
 from .chunk import GeminiChunkBase
@@ -80,16 +80,7 @@ def read_event(source: Any) -> Reader:
     """
 
     def read(event: ServerSentEvent) -> tuple[dict[str, Any], Any]:
-        try:
-            payload = json.loads(event.data)
-        except ValueError:
-            raise MalformedStreamError(
-                f"gemini sent an event that is not JSON: {event.data[:200]!r}", provider=_PROVIDER
-            ) from None
-        if not isinstance(payload, dict):
-            raise MalformedStreamError(
-                f"gemini sent an event that is not a JSON object: {event.data[:200]!r}", provider=_PROVIDER
-            )
+        payload = json_object(event.data, _PROVIDER)
         if "error" in payload:
             raise stream_error(payload["error"])
         return payload, source
