@@ -19,6 +19,8 @@ from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterable
 from json.scanner import make_scanner
 from typing import Any, NamedTuple
 
+from .errors import MalformedStreamError
+
 __all__ = [
     "RawEvent",
     "SSEDecoder",
@@ -206,8 +208,6 @@ def json_object(data: bytes, provider: str) -> dict[str, Any]:
     Raises:
         MalformedStreamError: the data is not JSON, or not an object.
     """
-    from .errors import MalformedStreamError
-
     try:
         payload = loads(data)
     except ValueError as error:

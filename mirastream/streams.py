@@ -265,6 +265,7 @@ class Stream(_StreamState[ChunkT]):
         with stack:
             if first is not None:
                 yield first
+                del first  # hold no chunk (nor its payload) for the rest of the stream
                 feed = self._decoder.feed  # the first chunk is timed: the rest go straight through
                 for item in items:
                     chunk = feed(item)
@@ -390,6 +391,7 @@ class AsyncStream(_StreamState[ChunkT]):
             async with stack:
                 if first is not None:
                     yield first
+                    del first  # hold no chunk (nor its payload) for the rest of the stream
                     feed = self._decoder.feed  # the first chunk is timed: the rest go straight through
                     async for item in items:
                         chunk = feed(item)

@@ -14,7 +14,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from .._connections import Connections, RequestSockets
-from .._sse import ServerSentEvent, aiter_events, iter_events
+from .._sse import RawEvent, aiter_raw_events, iter_raw_events
 from .._streaming_response import drain_closed
 from ..errors import MirastreamError
 from ..timeouts import Timeouts
@@ -80,7 +80,7 @@ class GeminiCall(_ClientsCall):
         return GeminiDecoder(GeminiResponseChunk, read_event(self._natives))
 
     @contextmanager
-    def send(self) -> Iterator[Iterator[ServerSentEvent]]:
+    def send(self) -> Iterator[Iterator[RawEvent]]:
         from google.genai import errors
 
         from ._http import preparing
@@ -95,14 +95,14 @@ class GeminiCall(_ClientsCall):
             sockets.add_response(response)
             errors.APIError.raise_for_response(response)  # the SDK's own error for a failed request
             self._natives.headers = response.headers
-            with closing(iter_events(response.iter_bytes())) as events:
+            with closing(iter_raw_events(response.iter_bytes())) as events:
                 yield events
         finally:
             sockets.forget()
             response.close()
 
     @asynccontextmanager
-    async def send_async(self) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+    async def send_async(self) -> AsyncIterator[AsyncIterator[RawEvent]]:
         from google.genai import errors
 
         from ._http import preparing
@@ -120,7 +120,7 @@ class GeminiCall(_ClientsCall):
             await errors.APIError.raise_for_async_response(response)
             self._natives.headers = response.headers
             pieces = response.aiter_bytes()
-            async with aclosing(aiter_events(pieces)) as events:
+            async with aclosing(aiter_raw_events(pieces)) as events:
                 yield events
         finally:
             sockets.forget()

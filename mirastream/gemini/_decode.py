@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from .._accumulate import ChoiceAccumulator, ResponseAccumulator
-from .._sse import ServerSentEvent, json_object
+from .._sse import RawEvent, json_object
 from ..chunks import ToolCallDelta
 from ..errors import ContentFilterError, StreamInterrupted
 from ..responses import FinishReason, Response, Usage
@@ -74,13 +74,13 @@ def normalise_usage(metadata: dict[str, Any] | None) -> Usage | None:
 
 
 def read_event(source: Any) -> Reader:
-    """A reader of server-sent events whose chunks all keep `source`.
+    """A reader of server-sent events (`(event, data)` tuples) whose chunks all keep `source`.
 
     An `{"error": ...}` object in the stream raises its typed error, as the SDK would.
     """
 
-    def read(event: ServerSentEvent) -> tuple[dict[str, Any], Any]:
-        payload = json_object(event.data, _PROVIDER)
+    def read(event: RawEvent) -> tuple[dict[str, Any], Any]:
+        payload = json_object(event[1], _PROVIDER)
         if "error" in payload:
             raise stream_error(payload["error"])
         return payload, source
