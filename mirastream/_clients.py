@@ -279,10 +279,16 @@ class DefaultClients(Generic[SyncClientT, AsyncClientT]):
         factory = self._async_factories.get(key)
         if factory is None:
             api_key, base_url = key
-            sdk_class = self._sdk_class(self._async_class)
+            module = require_module(self._module, extra=self.provider)
+            sdk_class = getattr(module, self._async_class)
 
             def make() -> tuple[AsyncClientT, Callable[[], Awaitable[None]]]:
-                client = sdk_class(api_key=api_key, base_url=base_url, max_retries=0)
+                from ._pool_shards import ShardedTransport
+
+                # The SDK's own HTTP client and limits, over pools that scale to many streams.
+                transport = ShardedTransport(module.DEFAULT_CONNECTION_LIMITS)
+                http_client = module.DefaultAsyncHttpxClient(transport=transport)
+                client = sdk_class(api_key=api_key, base_url=base_url, max_retries=0, http_client=http_client)
                 return client, client.close
 
             # One factory per settings, shared by every stream that uses them.

@@ -120,12 +120,13 @@ def async_clients_factory(prompt_class: Any) -> Callable[[], GeminiClients]:
     def make() -> tuple[GeminiClients, Callable[[], Awaitable[None]]]:
         import httpx2
 
+        from .._pool_shards import ShardedTransport
         from ._http import AsyncPreparingClient
 
-        http_client = AsyncPreparingClient(
-            # The pool limits of the OpenAI and Anthropic SDKs (httpx's own default is 100).
-            limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
-        )
+        # The pool limits of the OpenAI and Anthropic SDKs (httpx's own default is 100), over
+        # pools that scale to many streams.
+        limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+        http_client = AsyncPreparingClient(transport=ShardedTransport(limits))
         client = _new_client(api_key, base_url, httpx_async_client=http_client)
 
         async def close() -> None:
