@@ -8,7 +8,8 @@ process, `--runs` times over:
 
 - ``floor``: plain `httpx2.AsyncClient`, an SSE line split and `json.loads`, no SDK;
 - ``sdk``: the provider's official SDK alone (`chat.completions.create(stream=True)`, ...);
-- ``mirastream``: a prompt class's `stream_async()`, the same SDK underneath.
+- ``mirastream``: a prompt class's `stream_async()`, the same SDK underneath, through
+  mirastream's default clients (which spread the streams over several connection pools).
 
 Every response is checked: its text (unique to its stream), its number of text chunks, its
 finish reason and its usage. It prints a Markdown table (median wall and CPU time with min

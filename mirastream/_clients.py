@@ -283,10 +283,10 @@ class DefaultClients(Generic[SyncClientT, AsyncClientT]):
             sdk_class = getattr(module, self._async_class)
 
             def make() -> tuple[AsyncClientT, Callable[[], Awaitable[None]]]:
-                from ._pool_shards import ShardedTransport
+                from ._pool_shards import SDK_LIMITS, ShardedTransport
 
                 # The SDK's own HTTP client and limits, over pools that scale to many streams.
-                transport = ShardedTransport(module.DEFAULT_CONNECTION_LIMITS)
+                transport = ShardedTransport(getattr(module, "DEFAULT_CONNECTION_LIMITS", SDK_LIMITS))
                 http_client = module.DefaultAsyncHttpxClient(transport=transport)
                 client = sdk_class(api_key=api_key, base_url=base_url, max_retries=0, http_client=http_client)
                 return client, client.close

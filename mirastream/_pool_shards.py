@@ -19,9 +19,11 @@ from collections.abc import AsyncIterator
 
 import httpx2
 
-__all__ = ["ShardedTransport"]
+__all__ = ["SDK_LIMITS", "ShardedTransport"]
 
 MAX_POOLS = 16
+SDK_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+"""The connection limits the OpenAI and Anthropic SDKs give their clients (httpx's default is 100)."""
 
 
 class ShardedTransport(httpx2.AsyncBaseTransport):

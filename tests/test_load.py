@@ -21,8 +21,8 @@ from bench.load import PROXY_VARIABLES, WARM_UP_STREAMS, measure, raise_open_fil
 
 STREAMS = 200
 CHUNKS = 20
-# The connection pool of mirastream's default async clients: 1,000 connections, the SDKs' own
-# default for OpenAI and Anthropic, and what mirastream gives the Gemini client it makes.
+# The connection limit of mirastream's default async clients, over all their pools: 1,000
+# connections, the SDKs' own default for OpenAI and Anthropic, and what mirastream gives Gemini.
 POOL_SIZE = {"openai": 1000, "anthropic": 1000, "gemini": 1000}
 
 

@@ -118,15 +118,11 @@ def async_clients_factory(prompt_class: Any) -> Callable[[], GeminiClients]:
     require_module("google.genai", extra="gemini")
 
     def make() -> tuple[GeminiClients, Callable[[], Awaitable[None]]]:
-        import httpx2
-
-        from .._pool_shards import ShardedTransport
+        from .._pool_shards import SDK_LIMITS, ShardedTransport
         from ._http import AsyncPreparingClient
 
-        # The pool limits of the OpenAI and Anthropic SDKs (httpx's own default is 100), over
-        # pools that scale to many streams.
-        limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
-        http_client = AsyncPreparingClient(transport=ShardedTransport(limits))
+        # The connection limits of the OpenAI and Anthropic SDKs, over pools that scale to many streams.
+        http_client = AsyncPreparingClient(transport=ShardedTransport(SDK_LIMITS))
         client = _new_client(api_key, base_url, httpx_async_client=http_client)
 
         async def close() -> None:
