@@ -30,11 +30,14 @@ class ShardedTransport(httpx2.AsyncBaseTransport):
     """Sends each request through the least busy of up to `pools` connection pools.
 
     `limits` are the limits of the whole transport. Each pool may open its share of
-    `max_connections` (all of it when that is `None`), and may keep that many idle
-    connections, or `max_keepalive_connections` when that is lower.
+    `max_connections`, and may keep that many idle connections (or
+    `max_keepalive_connections`, when that is lower). Without a `max_connections` there is
+    one pool, without a limit.
     """
 
     def __init__(self, limits: httpx2.Limits, *, pools: int = MAX_POOLS) -> None:
+        if pools < 1:
+            raise ValueError(f"pools must be at least 1, not {pools}")
         total = limits.max_connections
         self._share = math.ceil(total / pools) if total is not None else None
         keepalive = limits.max_keepalive_connections

@@ -183,3 +183,8 @@ def open_connections_settled(url: str) -> int:
         time.sleep(0.05)
         count = fetch_stats(url).open_connections
     return count
+
+
+def test_at_least_one_pool() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        ShardedTransport(httpx2.Limits(max_connections=10), pools=0)
