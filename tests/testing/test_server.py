@@ -41,7 +41,7 @@ def test_it_records_what_each_sdk_sent(replay: ReplayServer) -> None:
         system, user = request.messages()
         assert (system.role, system.content) == ("system", "You are a chef who answers briefly.")
         assert (user.role, user.content) == ("user", "Recommend recipes that use pears as an ingredient")
-        assert request.finished.is_set()
+        assert request.finished.wait(5)  # set by the server thread, just after the last byte went out
     assert replay.last_request is legacy
     assert replay.failures == [] and replay.pending == 0
 
