@@ -7,9 +7,10 @@ dispatched at the blank line that ends it; an event cut off before its blank lin
 dispatched.
 
 Providers flush one whole event at a time, so most pieces hold exactly one event with LF
-line endings; `SSEDecoder.feed_raw` takes those apart without splitting them into lines.
-The hot paths read events as plain `(event, data)` tuples (`RawEvent`); `ServerSentEvent`
-is the same tuple with names.
+line endings; `SSEDecoder.feed` takes those apart without splitting them into lines.
+Events are plain `(event, data)` tuples (`RawEvent`), which the providers' decoders read
+cheaply; `ServerSentEvent` is the same tuple with names, equal to it, for building events
+by hand.
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ __all__ = [
     "SSEDecoder",
     "ServerSentEvent",
     "aiter_events",
-    "aiter_raw_events",
     "iter_events",
-    "iter_raw_events",
     "json_object",
     "loads",
 ]
@@ -48,9 +47,6 @@ class ServerSentEvent(NamedTuple):
     data: bytes
 
 
-_new_tuple = tuple.__new__
-
-
 class SSEDecoder:
     """Turns the bytes of an event stream, in pieces of any size, into events."""
 
@@ -64,12 +60,8 @@ class SSEDecoder:
         self._at_start = True  # a byte order mark may still open the stream
         self._clean = False  # nothing buffered, no flag set: a piece of whole events may take the fast path
 
-    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+    def feed(self, chunk: bytes) -> list[RawEvent]:
         """Decode the next piece of the stream; return the events it completes."""
-        return [_new_tuple(ServerSentEvent, event) for event in self.feed_raw(chunk)]
-
-    def feed_raw(self, chunk: bytes) -> list[RawEvent]:
-        """`feed`, with each event as a plain `(event, data)` tuple."""
         if self._clean and chunk.endswith(b"\n\n") and _CR not in chunk:
             # One whole event of one data line (and maybe a name line): no line splitting.
             if chunk.startswith(b"data: "):
@@ -125,7 +117,7 @@ class SSEDecoder:
         self._clean = not (pending or data or self._skip_lf) and self._event is None
         return events
 
-    def finish(self) -> list[ServerSentEvent]:
+    def finish(self) -> list[RawEvent]:
         """Flush at the end of the stream; an event without its closing blank line is dropped."""
         self._pending = b""
         self._skip_lf = False
@@ -150,31 +142,16 @@ def _event_name(raw: bytes) -> str | None:
     return name
 
 
-def iter_events(chunks: Iterable[bytes]) -> Generator[ServerSentEvent, None, None]:
+def iter_events(chunks: Iterable[bytes]) -> Generator[RawEvent, None, None]:
     """Decode an iterable of byte pieces into events."""
     feed = SSEDecoder().feed
     for chunk in chunks:
         yield from feed(chunk)
 
 
-async def aiter_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[ServerSentEvent, None]:
+async def aiter_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[RawEvent, None]:
     """Decode an async iterable of byte pieces into events."""
     feed = SSEDecoder().feed
-    async for chunk in chunks:
-        for event in feed(chunk):
-            yield event
-
-
-def iter_raw_events(chunks: Iterable[bytes]) -> Generator[RawEvent, None, None]:
-    """`iter_events`, with each event as a plain `(event, data)` tuple."""
-    feed = SSEDecoder().feed_raw
-    for chunk in chunks:
-        yield from feed(chunk)
-
-
-async def aiter_raw_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[RawEvent, None]:
-    """`aiter_events`, with each event as a plain `(event, data)` tuple."""
-    feed = SSEDecoder().feed_raw
     async for chunk in chunks:
         for event in feed(chunk):
             yield event

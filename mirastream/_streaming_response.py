@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 from ._connections import Connections, RequestSockets
-from ._sse import RawEvent, aiter_raw_events, iter_raw_events
+from ._sse import RawEvent, aiter_events, iter_events
 from .timeouts import Timeouts
 
 
@@ -49,7 +49,7 @@ class StreamingResponseCall:
         sockets = RequestSockets(self._connections)
         with create(**self.kwargs) as response:
             sockets.add_response(response.http_response)
-            events = iter_raw_events(response.http_response.iter_bytes())
+            events = iter_events(response.http_response.iter_bytes())
             try:
                 try:
                     yield events
@@ -67,7 +67,7 @@ class StreamingResponseCall:
             http_response = response.http_response
             sockets.add_response(http_response)
             pieces = http_response.aiter_bytes()
-            events = aiter_raw_events(pieces)
+            events = aiter_events(pieces)
             try:
                 try:
                     yield events

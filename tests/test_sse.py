@@ -13,28 +13,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mirastream._sse import (
+    RawEvent,
     ServerSentEvent,
     SSEDecoder,
     aiter_events,
-    aiter_raw_events,
     iter_events,
-    iter_raw_events,
     loads,
 )
 
 BOM = b"\xef\xbb\xbf"
 
 
-def feed_all(pieces: Sequence[bytes]) -> list[ServerSentEvent]:
+def feed_all(pieces: Sequence[bytes]) -> list[RawEvent]:
     decoder = SSEDecoder()
-    events: list[ServerSentEvent] = []
+    events: list[RawEvent] = []
     for piece in pieces:
         events.extend(decoder.feed(piece))
     events.extend(decoder.finish())
     return events
 
 
-def decode(stream: bytes) -> list[ServerSentEvent]:
+def decode(stream: bytes) -> list[RawEvent]:
     return feed_all([stream])
 
 
@@ -165,9 +164,9 @@ def test_event_name_is_decoded_as_utf8() -> None:
 
 
 def test_invalid_utf8_in_event_name_does_not_crash_the_decoder() -> None:
-    (event,) = decode(b"event: \xff\ndata: x\n\n")
-    assert event.event == "\ufffd"
-    assert event.data == b"x"
+    ((name, data),) = decode(b"event: \xff\ndata: x\n\n")
+    assert name == "\ufffd"
+    assert data == b"x"
 
 
 def test_data_bytes_are_passed_through_undecoded() -> None:
@@ -427,7 +426,7 @@ def test_pieces_of_whole_events_give_the_events_of_the_whole_stream(stream: list
     pieces = event_by_event(stream)
     expected = [block.expected for block in stream if block.expected is not None]
     assert feed_all(pieces) == expected
-    assert list(iter_raw_events(pieces)) == expected
+    assert list(iter_events(pieces)) == expected
     # The same pieces after a first piece that leaves half an event buffered.
     assert feed_all([b"data: a", b"bc\n", *pieces]) == feed_all([b"data: abc\n", *pieces])
 
@@ -476,12 +475,13 @@ def test_the_first_piece_still_skips_a_byte_order_mark() -> None:
     assert feed_all([b"\xef\xbb", b"\xbfdata: 1\n\n"]) == [ServerSentEvent(None, b"1")]
 
 
-def test_raw_events_are_plain_tuples_of_the_same_values() -> None:
+def test_events_are_plain_tuples_equal_to_their_named_form() -> None:
     pieces = [b"event: a\ndata: 1\n\n", b"data: 2\n\n", b"da", b"ta: 3\n\n"]
-    raw = list(iter_raw_events(pieces))
-    assert raw == list(iter_events(pieces)) == [("a", b"1"), (None, b"2"), (None, b"3")]
+    raw = list(iter_events(pieces))
+    assert raw == [ServerSentEvent("a", b"1"), ServerSentEvent(None, b"2"), ServerSentEvent(None, b"3")]
+    assert raw == [("a", b"1"), (None, b"2"), (None, b"3")]
     assert all(type(event) is tuple for event in raw)
-    assert asyncio.run(_collect_raw(_pieces(pieces))) == raw
+    assert asyncio.run(_collect(_pieces(pieces))) == raw
 
 
 # --- loads: json.loads for an event's data -------------------------------------------------------
@@ -557,7 +557,7 @@ async def _pieces(pieces: Sequence[bytes], read: list[bytes] | None = None) -> A
         yield piece
 
 
-async def _collect(chunks: AsyncIterator[bytes]) -> list[ServerSentEvent]:
+async def _collect(chunks: AsyncIterator[bytes]) -> list[RawEvent]:
     return [event async for event in aiter_events(chunks)]
 
 
@@ -575,7 +575,7 @@ def test_aiter_events_matches_iter_events_for_the_same_pieces() -> None:
 def test_aiter_events_yields_each_event_before_reading_further() -> None:
     read: list[bytes] = []
 
-    async def first_event() -> tuple[ServerSentEvent, list[bytes]]:
+    async def first_event() -> tuple[RawEvent, list[bytes]]:
         events = aiter_events(_pieces([b"data: 1\n\n", b"data: 2\n\n"], read))
         event = await events.__anext__()
         snapshot = list(read)
@@ -589,7 +589,3 @@ def test_aiter_events_yields_each_event_before_reading_further() -> None:
 
 def test_aiter_events_of_an_empty_stream_yields_nothing() -> None:
     assert asyncio.run(_collect(_pieces([]))) == []
-
-
-async def _collect_raw(chunks: AsyncIterator[bytes]) -> list[tuple[str | None, bytes]]:
-    return [event async for event in aiter_raw_events(chunks)]

@@ -14,7 +14,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from .._connections import Connections, RequestSockets
-from .._sse import RawEvent, aiter_raw_events, iter_raw_events
+from .._sse import RawEvent, aiter_events, iter_events
 from .._streaming_response import drain_closed
 from ..errors import MirastreamError
 from ..timeouts import Timeouts
@@ -95,7 +95,7 @@ class GeminiCall(_ClientsCall):
             sockets.add_response(response)
             errors.APIError.raise_for_response(response)  # the SDK's own error for a failed request
             self._natives.headers = response.headers
-            with closing(iter_raw_events(response.iter_bytes())) as events:
+            with closing(iter_events(response.iter_bytes())) as events:
                 yield events
         finally:
             sockets.forget()
@@ -120,7 +120,7 @@ class GeminiCall(_ClientsCall):
             await errors.APIError.raise_for_async_response(response)
             self._natives.headers = response.headers
             pieces = response.aiter_bytes()
-            async with aclosing(aiter_raw_events(pieces)) as events:
+            async with aclosing(aiter_events(pieces)) as events:
                 yield events
         finally:
             sockets.forget()

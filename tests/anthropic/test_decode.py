@@ -341,7 +341,7 @@ def test_plain_event_tuples_decode_like_named_events() -> None:
     body = transcript("anthropic/tool_calls_with_text.sse")
     plain, named = AnthropicDecoder(), AnthropicDecoder()
     for item in SSEDecoder().feed(body):
-        assert repr(plain.feed((item.event, item.data))) == repr(named.feed(item))
+        assert repr(plain.feed(item)) == repr(named.feed(ServerSentEvent(*item)))
     plain.finish()
     named.finish()
     assert plain.response() == named.response()

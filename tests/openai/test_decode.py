@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mirastream import ToolCallDelta, Usage
-from mirastream._sse import ServerSentEvent, iter_raw_events
+from mirastream._sse import ServerSentEvent, iter_events
 from mirastream.errors import MalformedStreamError, ServerError, StreamInterrupted
 from mirastream.openai._decode import OpenAIDecoder
 from mirastream.openai.chunk import OpenAIResponseChunk
@@ -148,7 +148,7 @@ def test_an_error_object_is_a_typed_error() -> None:
 def test_raw_events_and_named_events_decode_alike() -> None:
     body = transcript("openai/tool_calls_interleaved.sse")
     raw, named = OpenAIDecoder(), OpenAIDecoder()
-    for event in iter_raw_events([body]):
+    for event in iter_events([body]):
         raw_chunk, named_chunk = raw.feed(event), named.feed(ServerSentEvent(*event))
         assert repr(raw_chunk) == repr(named_chunk)
     raw.finish()
