@@ -15,6 +15,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from . import errors
     from .chunks import ResponseChunk, ToolCallDelta
+    from .events import StreamItem
     from .messages import Message, ToolCall
     from .params import BaseCallParams
     from .prompts import BasePrompt
@@ -32,6 +33,7 @@ __all__ = [
     "Response",
     "ResponseChunk",
     "Stream",
+    "StreamItem",
     "Timeouts",
     "ToolCall",
     "ToolCallDelta",
@@ -50,6 +52,7 @@ _HOMES = {
     "Response": "responses",
     "ResponseChunk": "chunks",
     "Stream": "streams",
+    "StreamItem": "events",
     "Timeouts": "timeouts",
     "ToolCall": "messages",
     "ToolCallDelta": "chunks",

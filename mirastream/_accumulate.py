@@ -5,10 +5,23 @@ Pieces are appended to lists and joined once, when the response is built.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .messages import ToolCall
 from .responses import Choice, FinishReason, Response, Usage
+
+_AccumulatorT = TypeVar("_AccumulatorT")
+
+
+def _made_on_first_use(
+    accumulators: dict[int, _AccumulatorT], index: int, make: Callable[[int], _AccumulatorT]
+) -> _AccumulatorT:
+    """The accumulator at `index`, made by `make(index)` the first time it is asked for."""
+    accumulator = accumulators.get(index)
+    if accumulator is None:
+        accumulator = accumulators[index] = make(index)
+    return accumulator
 
 
 class ToolCallAccumulator:
@@ -45,10 +58,7 @@ class ChoiceAccumulator:
 
     def tool_call(self, index: int) -> ToolCallAccumulator:
         """The accumulator of call `index`, created on first use."""
-        call = self.tool_calls.get(index)
-        if call is None:
-            call = self.tool_calls[index] = ToolCallAccumulator(index)
-        return call
+        return _made_on_first_use(self.tool_calls, index, ToolCallAccumulator)
 
     def finish(self, normalised: FinishReason | None, raw: str | None) -> None:
         """Record why the choice ended; a turn with tool calls always ends in `tool_calls`."""
@@ -83,10 +93,7 @@ class ResponseAccumulator:
 
     def choice(self, index: int) -> ChoiceAccumulator:
         """The accumulator of choice `index`, created on first use."""
-        choice = self.choices.get(index)
-        if choice is None:
-            choice = self.choices[index] = ChoiceAccumulator(index)
-        return choice
+        return _made_on_first_use(self.choices, index, ChoiceAccumulator)
 
     @property
     def text(self) -> str:

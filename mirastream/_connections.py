@@ -37,6 +37,13 @@ class Connections:
         with self._lock, suppress(ValueError):  # ValueError: not tracked (aborted meanwhile)
             self._sockets.remove(sock)
 
+    def interrupt(self) -> None:
+        """Shut the tracked sockets down, but not those tracked later (a retry may connect)."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            shutdown_socket(sock)
+
     def abort(self) -> None:
         """Shut every tracked socket down, and any tracked later; safe from any thread."""
         with self._lock:

@@ -65,3 +65,7 @@ class ProviderCall(Protocol[ChunkT_co]):
     def abort(self) -> None:
         """Shut the live connection down from any thread, so that a blocked read returns."""
         ...
+
+    def interrupt(self) -> None:
+        """Like `abort`, but the call may be sent again (a timed-out attempt before a retry)."""
+        ...

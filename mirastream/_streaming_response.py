@@ -86,6 +86,10 @@ class StreamingResponseCall:
         """Shut the live connection down, from any thread: a blocked read returns at once."""
         self._connections.abort()
 
+    def interrupt(self) -> None:
+        """Shut the live connection down, from any thread; the call may be sent again."""
+        self._connections.interrupt()
+
 
 _httpx_timeouts: dict[Timeouts, Any] = {}
 

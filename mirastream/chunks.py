@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
 
 from .responses import FinishReason, Usage
 
-__all__ = ["ResponseChunk", "ToolCallDelta"]
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["ChunkFields", "ResponseChunk", "ToolCallDelta"]
 
 
 class ToolCallDelta:
@@ -46,6 +49,17 @@ class ToolCallDelta:
     __hash__ = None  # type: ignore[assignment]
 
 
+class ChunkFields(TypedDict, total=False):
+    """The normalised fields a provider's chunk is made with, by name (see `ResponseChunk`)."""
+
+    content: str
+    thinking: str
+    tool_calls: tuple[ToolCallDelta, ...]
+    finish_reason: FinishReason | None
+    usage: Usage | None
+    choice_index: int
+
+
 class ResponseChunk:
     """One chunk of a model's streamed answer, the same on every provider.
 
@@ -68,7 +82,8 @@ class ResponseChunk:
 
     provider: ClassVar[str] = ""
 
-    # The event surface every streamed item shares (see `mirastream.events`).
+    # The `StreamItem` surface every streamed item shares (see `mirastream.events`).
+    item_type: ClassVar[Literal["chunk"]] = "chunk"
     role: ClassVar[str] = "assistant"
     type: ClassVar[str] = "message"
     format: ClassVar[str | None] = None
@@ -81,6 +96,23 @@ class ResponseChunk:
     tool_calls: tuple[ToolCallDelta, ...]
     finish_reason: FinishReason | None
     usage: Usage | None
+
+    def __init__(
+        self,
+        content: str = "",
+        thinking: str = "",
+        tool_calls: tuple[ToolCallDelta, ...] = (),
+        finish_reason: FinishReason | None = None,
+        usage: Usage | None = None,
+        choice_index: int = 0,
+    ) -> None:
+        self._native: Any = None
+        self.content = content
+        self.thinking = thinking
+        self.tool_calls = tool_calls
+        self.finish_reason = finish_reason
+        self.usage = usage
+        self.choice_index = choice_index
 
     def to_lmc(self) -> dict[str, Any]:
         """Return the chunk's text as an Open Interpreter LMC message dict."""

@@ -8,9 +8,11 @@ when part of the answer had already arrived, carry that partial answer as `.resp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .responses import Response
 
 __all__ = [
@@ -80,6 +82,15 @@ class StreamAlreadyConsumed(MirastreamError, RuntimeError):
     """A stream was iterated a second time; streams can be iterated once."""
 
 
+class ProviderErrorDetails(TypedDict, total=False):
+    """What a `ProviderError` carries besides its message, by keyword (see `ProviderError`)."""
+
+    provider: str | None
+    response: Response | None
+    status_code: int | None
+    body: object
+
+
 class ProviderError(MirastreamError):
     """The provider answered with an error.
 
@@ -114,16 +125,9 @@ class RateLimitError(ProviderError):
     """Too many requests (HTTP 429). `retry_after` is the wait the provider asked for, in seconds."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        provider: str | None = None,
-        response: Response | None = None,
-        status_code: int | None = None,
-        body: object = None,
-        retry_after: float | None = None,
+        self, message: str, *, retry_after: float | None = None, **details: Unpack[ProviderErrorDetails]
     ) -> None:
-        super().__init__(message, provider=provider, response=response, status_code=status_code, body=body)
+        super().__init__(message, **details)
         self.retry_after = retry_after
 
 

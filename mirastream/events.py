@@ -1,14 +1,17 @@
-"""Events that join a stream when the model uses tools, and their Open Interpreter LMC form.
+"""Events that join a stream when the model uses tools, and the `StreamItem` protocol.
 
-Everything a stream yields, model chunks included, has `role` (`assistant` or `computer`),
-`type`, `format`, `content` (always a printable `str`), `start` / `end` markers and
-`to_lmc()`. Printing `content` of every item gives a readable transcript: the model's text,
-its code in a fenced block, and the code's output.
+Everything a stream yields, model chunks included, is a `StreamItem`: it has `item_type`
+(which kind of item it is, for `match`), `role` (`assistant` or `computer`), `type`,
+`format`, `content` (always a printable `str`), `start` / `end` markers and `to_lmc()`.
+Printing `content` of every item gives a readable transcript: the model's text, its code in
+a fenced block, and the code's output. Chunk-only fields (`thinking`, `tool_calls`, `usage`,
+`.chunk`, ...) exist only on chunks: check `item.item_type == "chunk"` (or
+`isinstance(item, ResponseChunk)`) first.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .messages import ToolCall
@@ -22,21 +25,69 @@ __all__ = [
     "ImageEvent",
     "MarkerEvent",
     "StatusEvent",
+    "StreamItem",
+    "ToolEvent",
+    "StreamItemType",
 ]
 
 Role = Literal["assistant", "computer"]
 
+StreamItemType = Literal[
+    "chunk", "marker", "code", "confirmation", "console", "active_line", "image", "status", "tool"
+]
+"""What a stream item is: a model `chunk`, or one of the events (see each class)."""
+
+
+@runtime_checkable
+class StreamItem(Protocol):
+    """What every item a stream yields has, chunks and events alike."""
+
+    @property
+    def item_type(self) -> StreamItemType:
+        """Which kind of item this is: `"chunk"` or an event kind; a field to `match` on."""
+        ...
+
+    @property
+    def role(self) -> str:
+        """`assistant` (the model's text and code) or `computer` (what running code gives)."""
+        ...
+
+    @property
+    def type(self) -> str:
+        """The LMC type: `message`, `code`, `confirmation`, `console`, `image`, `status`."""
+        ...
+
+    @property
+    def format(self) -> str | None:
+        """The LMC format (a code language, `output`, `active_line`, ...), or `None`."""
+        ...
+
+    @property
+    def content(self) -> str:
+        """Printable text: safe to print for every item."""
+        ...
+
+    @property
+    def start(self) -> bool:
+        """Whether this item opens a block (a message, a code block, a console block)."""
+        ...
+
+    @property
+    def end(self) -> bool:
+        """Whether this item closes a block."""
+        ...
+
+    def to_lmc(self) -> dict[str, Any]:
+        """The item as one Open Interpreter LMC dict."""
+        ...
+
 
 class Event:
-    """Base of every non-chunk item a stream yields.
-
-    Events also answer the chunk surface, with neutral values (`chunk`, `choice` and
-    `delta` are `None`, `tool_calls` is empty, ...), so code written for chunks keeps
-    working on a stream that mixes chunks and events.
-    """
+    """Base of every non-chunk item a stream yields (a `StreamItem`)."""
 
     __slots__ = ("content", "end", "format", "role", "start", "type")
 
+    item_type: ClassVar[StreamItemType]
     role: Role
     type: str
     format: str | None
@@ -44,21 +95,22 @@ class Event:
     start: bool
     end: bool
 
-    # The chunk surface, neutral.
-    thinking: ClassVar[str] = ""
-    choice_index: ClassVar[int] = 0
-    tool_calls: ClassVar[tuple[()]] = ()
-    finish_reason: ClassVar[None] = None
-    usage: ClassVar[None] = None
-    chunk: ClassVar[None] = None
-    choice: ClassVar[None] = None
-    delta: ClassVar[None] = None
-    model: ClassVar[None] = None
-
-    @property
-    def choices(self) -> list[Any]:
-        """Always empty: an event carries no provider choices."""
-        return []
+    def __init__(
+        self,
+        role: Role,
+        type: str,
+        format: str | None,
+        content: str = "",
+        *,
+        start: bool = False,
+        end: bool = False,
+    ) -> None:
+        self.role = role
+        self.type = type
+        self.format = format
+        self.content = content
+        self.start = start
+        self.end = end
 
     def _lmc_content(self) -> Any:
         return self.content
@@ -95,30 +147,23 @@ class MarkerEvent(Event):
     `content` makes the printed transcript readable: code blocks are fenced.
     """
 
+    item_type: ClassVar[StreamItemType] = "marker"
     __slots__ = ()
 
     def __init__(
         self, role: Role, type: str, format: str | None = None, *, start: bool = False, content: str = ""
     ) -> None:
-        self.role = role
-        self.type = type
-        self.format = format
-        self.start = start
-        self.end = not start
-        self.content = content
+        super().__init__(role, type, format, content, start=start, end=not start)
 
 
 class CodeEvent(Event):
     """A piece of the code the model is writing, streamed while it writes the tool call."""
 
+    item_type: ClassVar[StreamItemType] = "code"
     __slots__ = ("call_id",)
 
     def __init__(self, language: str, content: str, call_id: str | None = None) -> None:
-        self.role = "assistant"
-        self.type = "code"
-        self.format = language
-        self.content = content
-        self.start = self.end = False
+        super().__init__("assistant", "code", language, content)
         self.call_id = call_id
 
 
@@ -129,14 +174,11 @@ class ConfirmationEvent(Event):
     `content` is empty, since the code was already streamed; `code` and `language` hold it.
     """
 
+    item_type: ClassVar[StreamItemType] = "confirmation"
     __slots__ = ("_decision", "call_id", "code", "language")
 
     def __init__(self, language: str, code: str, call_id: str | None = None) -> None:
-        self.role = "computer"
-        self.type = "confirmation"
-        self.format = "execution"
-        self.content = ""
-        self.start = self.end = False
+        super().__init__("computer", "confirmation", "execution")
         self.language = language
         self.code = code
         self.call_id = call_id
@@ -162,14 +204,11 @@ class ConfirmationEvent(Event):
 class ConsoleEvent(Event):
     """Output of running code, as it is produced. `stream` is `stdout` or `stderr`."""
 
+    item_type: ClassVar[StreamItemType] = "console"
     __slots__ = ("stream",)
 
     def __init__(self, content: str, stream: Literal["stdout", "stderr"] = "stdout") -> None:
-        self.role = "computer"
-        self.type = "console"
-        self.format = "output"
-        self.content = content
-        self.start = self.end = False
+        super().__init__("computer", "console", "output", content)
         self.stream = stream
 
 
@@ -179,14 +218,11 @@ class ActiveLineEvent(Event):
     Its `content` is empty so that a printed transcript stays clean; `line` holds the number.
     """
 
+    item_type: ClassVar[StreamItemType] = "active_line"
     __slots__ = ("line",)
 
     def __init__(self, line: int | None) -> None:
-        self.role = "computer"
-        self.type = "console"
-        self.format = "active_line"
-        self.content = ""
-        self.start = self.end = False
+        super().__init__("computer", "console", "active_line")
         self.line = line
 
     def _lmc_content(self) -> Any:
@@ -196,6 +232,7 @@ class ActiveLineEvent(Event):
 class ImageEvent(Event):
     """An image the code displayed (a matplotlib figure, say). `data` is base64 (SVG: text)."""
 
+    item_type: ClassVar[StreamItemType] = "image"
     __slots__ = ("data", "mime")
 
     _FORMATS: ClassVar[dict[str, str]] = {
@@ -205,11 +242,7 @@ class ImageEvent(Event):
     }
 
     def __init__(self, mime: str, data: str) -> None:
-        self.role = "computer"
-        self.type = "image"
-        self.format = self._FORMATS.get(mime, mime)
-        self.content = f"[image: {mime}]\n"
-        self.start = self.end = False
+        super().__init__("computer", "image", self._FORMATS.get(mime, mime), f"[image: {mime}]\n")
         self.mime = mime
         self.data = data
 
@@ -227,16 +260,13 @@ class StatusEvent(Event):
     the `result` text sent back to the model once completed) or `run.completed`.
     """
 
+    item_type: ClassVar[StreamItemType] = "status"
     __slots__ = ("call", "kind", "result", "step")
 
     def __init__(
         self, kind: StatusKind, step: int, call: ToolCall | None = None, result: str | None = None
     ) -> None:
-        self.role = "computer"
-        self.type = "status"
-        self.format = kind
-        self.content = ""
-        self.start = self.end = False
+        super().__init__("computer", "status", kind)
         self.kind = kind
         self.step = step
         self.call = call
@@ -253,3 +283,23 @@ class StatusEvent(Event):
         if self.result is not None:
             content["result"] = self.result
         return content
+
+
+class ToolEvent(Event):
+    """What a tool of your own reports while it runs (progress, a partial result, ...).
+
+    Args:
+        tool: the tool's name (the event's `format`).
+        content: printable text for the transcript ("" to show nothing).
+        data: any payload for programs that read the stream.
+    """
+
+    item_type: ClassVar[StreamItemType] = "tool"
+    __slots__ = ("data",)
+
+    def __init__(self, tool: str, content: str = "", data: Any = None) -> None:
+        super().__init__("computer", "tool", tool, content)
+        self.data = data
+
+    def _lmc_content(self) -> Any:
+        return self.content if self.data is None else self.data

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 Role = Literal["system", "user", "assistant", "tool"]
 
-__all__ = ["Message", "Role", "ToolCall", "parse_arguments"]
+__all__ = ["Message", "Role", "ThinkingBlock", "ToolCall", "parse_arguments"]
 
 
 def parse_arguments(raw: str) -> dict[str, Any] | None:
@@ -21,7 +21,7 @@ def parse_arguments(raw: str) -> dict[str, Any] | None:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to decode
         return None
     return value if isinstance(value, dict) else None
 
@@ -58,6 +58,32 @@ class ToolCall(BaseModel):
         )
 
 
+class ThinkingBlock(BaseModel):
+    """A block of the model's reasoning that its provider wants back, unchanged, in the next turn.
+
+    Anthropic signs each thinking block of a turn that calls tools (or sends it encrypted, as
+    `redacted_thinking`), and with extended thinking on, the Messages API requires those
+    blocks back, before the `tool_use` blocks, in the request that carries the results.
+    Other providers ignore them.
+
+    Attributes:
+        provider: the provider that made the block (only that provider reads it back).
+        type: `"thinking"` (readable reasoning with its `signature`) or
+            `"redacted_thinking"` (encrypted reasoning, in `data`).
+        thinking: the reasoning text of a `thinking` block.
+        signature: the provider's signature of that text.
+        data: the encrypted content of a `redacted_thinking` block.
+    """
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    provider: str
+    type: Literal["thinking", "redacted_thinking"] = "thinking"
+    thinking: str = ""
+    signature: str = ""
+    data: str = ""
+
+
 class Message(BaseModel):
     """One message of a conversation, in the same shape for every provider.
 
@@ -67,6 +93,10 @@ class Message(BaseModel):
         tool_calls: on assistant messages, the tools the model called.
         tool_call_id: on tool messages, the call this message answers.
         name: on tool messages, the name of the tool that answered.
+        thinking_blocks: on assistant messages, the reasoning blocks the provider wants back
+            with the turn's tool calls (Anthropic's signed thinking); others ignore them.
+        is_error: on tool messages, whether the result reports a failure (sent to the
+            providers that can flag one: Anthropic's `is_error`).
     """
 
     model_config = ConfigDict(frozen=True, defer_build=True)
@@ -76,3 +106,5 @@ class Message(BaseModel):
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
+    is_error: bool = False

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -14,12 +14,6 @@ from .errors import TemplateError
 from .messages import Message
 from .retries import DEFAULT_RETRIES, RetryPolicy
 from .timeouts import Timeouts
-
-if TYPE_CHECKING:
-    from ._provider import ProviderCall
-    from .params import BaseCallParams
-
-StreamT = TypeVar("StreamT")
 
 __all__ = ["BasePrompt"]
 
@@ -176,39 +170,6 @@ class BasePrompt(BaseModel):
                     f"(expected a Message or a dict with 'role' and 'content'): {error}"
                 ) from None
         return history
-
-    def _open_stream(
-        self,
-        stream_class: Callable[..., StreamT],
-        params: BaseCallParams,
-        make_call: Callable[[Sequence[Message]], ProviderCall[Any]],
-        *,
-        retries: RetryPolicy | None,
-        timeouts: Timeouts,
-    ) -> StreamT:
-        """A stream for this prompt: one model turn, or a tool loop when `params` has tools to run.
-
-        The first request is prepared now, so bad input fails before anything is sent.
-        """
-        messages = self.messages()
-        first = make_call(messages)
-        policy = {"retries": self.retries if retries is None else retries, "timeouts": timeouts}
-        tools = getattr(params, "tools", None)
-        if tools is None or all(isinstance(tool, dict) for tool in tools):
-            return stream_class(first, **policy)
-        from ._agent import AgentRun
-        from .tools._specs import declared_names, executable_tools
-
-        run = AgentRun(
-            first.provider,
-            make_call,
-            messages,
-            executable_tools(tools),
-            self.max_steps,
-            declared=declared_names(tools),
-            first_call=first,
-        )
-        return stream_class(first, run, **policy)
 
     def __str__(self) -> str:
         """The rendered template text, role markers included."""

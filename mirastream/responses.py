@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .messages import Message, ToolCall
+from .messages import Message, ThinkingBlock, ToolCall
 
-FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
-"""Why the model stopped, the same on every provider."""
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "paused"]
+"""Why the model stopped, the same on every provider.
+
+`"paused"`: the provider paused a long turn before its answer was finished (Anthropic's
+`pause_turn`, during server tools); send the turn back to let it continue.
+"""
 
 __all__ = ["Choice", "FinishReason", "Response", "Step", "ToolResult", "Usage"]
 
@@ -61,6 +65,8 @@ class Choice(BaseModel):
         tool_calls: the tool calls the model made, in order.
         finish_reason: why the model stopped, normalised; `None` if it never said.
         raw_finish_reason: the provider's own value, unchanged.
+        thinking_blocks: the reasoning blocks the provider wants back with this turn's tool
+            calls (Anthropic's signed `thinking` and `redacted_thinking`), in order.
     """
 
     model_config = ConfigDict(frozen=True, defer_build=True)
@@ -72,6 +78,7 @@ class Choice(BaseModel):
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
 
 
 class Response(BaseModel):
@@ -140,7 +147,12 @@ class Response(BaseModel):
     def message(self) -> Message:
         """The first choice as an assistant `Message`, ready to append to a history."""
         choice = self.choice
-        return Message(role="assistant", content=choice.text, tool_calls=choice.tool_calls)
+        return Message(
+            role="assistant",
+            content=choice.text,
+            tool_calls=choice.tool_calls,
+            thinking_blocks=choice.thinking_blocks,
+        )
 
     def messages(self) -> list[Message]:
         """Everything this answer adds to a conversation, ready to extend a history.
@@ -152,6 +164,15 @@ class Response(BaseModel):
         """
         steps = self.steps or (Step(response=self),)
         return [message for step in steps for message in step.messages()]
+
+    def lmc_messages(self) -> list[dict[str, Any]]:
+        """The answer as Open Interpreter's `interpreter.messages` holds it, one dict per message.
+
+        The model's text, then each code call's code and the output sent back to the model.
+        """
+        from ._lmc import response_lmc_messages
+
+        return response_lmc_messages(self)
 
 
 class Step(BaseModel):
@@ -169,9 +190,22 @@ class Step(BaseModel):
         calls = tuple(call for call in choice.tool_calls if call.id in answered)
         messages = []
         if choice.text or calls:
-            messages.append(Message(role="assistant", content=choice.text, tool_calls=calls))
+            messages.append(
+                Message(
+                    role="assistant",
+                    content=choice.text,
+                    tool_calls=calls,
+                    thinking_blocks=choice.thinking_blocks,
+                )
+            )
         messages.extend(
-            Message(role="tool", content=result.output, tool_call_id=result.call.id, name=result.call.name)
+            Message(
+                role="tool",
+                content=result.output,
+                tool_call_id=result.call.id,
+                name=result.call.name,
+                is_error=result.is_error,
+            )
             for result in self.results
         )
         return messages

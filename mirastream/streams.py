@@ -1,110 +1,83 @@
-"""Stream objects: the sync and async drivers around a provider's IO-free decoder."""
+"""Stream objects: the sync and async drivers of a `Run` (see `mirastream._run`).
+
+`Stream` and `AsyncStream` are mirrored line for line: each performs the run's steps (send a
+model turn and stream its chunks, run a tool, hand an item over) with blocking calls or with
+awaits. Nothing else differs between them; every decision is the run's.
+"""
 
 from __future__ import annotations
 
 import sys
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from time import perf_counter
+from contextlib import aclosing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._provider import ChunkT, Decoder, ProviderCall
-from ._tool_drivers import adrive_tools, drive_tools
-from .errors import (
-    APIConnectionError,
-    APITimeoutError,
-    MirastreamError,
-    StreamAlreadyConsumed,
-    StreamInterrupted,
+from ._driving import (
+    AsyncEntered,
+    Entered,
+    acancel_prewarms,
+    aclose_items,
+    cancel_prewarms,
+    checked_output,
+    close_items,
+    reraise,
+    within,
 )
-from .responses import Response
+from ._provider import ProviderCall
+from ._run import Emit, Run, StreamTurn, carries_answer
+from .errors import MirastreamError
 from .retries import DEFAULT_RETRIES, RetryPolicy, build_retrying, counted_retries, is_retryable
 from .timeouts import Timeouts
+from .tools._protocol import ToolOutput
 
 if TYPE_CHECKING:
-    from ._agent import AgentRun
+    from asyncio import Task
+
+    from ._lmc import LMCMessage
+    from ._run_events import RunEvent
+    from .chunks import ResponseChunk
+    from .responses import Response
+    from .tools._protocol import Prewarm
 
 __all__ = ["AsyncStream", "Stream"]
 
-_State = Literal["new", "running", "done", "interrupted", "failed"]
+ItemT = TypeVar("ItemT")
+Native = Any  # a provider's native stream item, opaque here
 
 
-class _Entered:
-    """The sending of a turn, entered by `Stream._attempt`; the `with` around the turn leaves it."""
+class _StreamBase(Generic[ItemT]):
+    """What the two drivers share: the run, the policies and the read-only views.
 
-    __slots__ = ("_sending",)
-
-    def __init__(self, sending: AbstractContextManager[Any]) -> None:
-        self._sending = sending
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        return self._sending.__exit__(exc_type, exc, tb)
-
-
-class _AsyncEntered:
-    """The async twin of `_Entered`, left by `async with`."""
-
-    __slots__ = ("_sending",)
-
-    def __init__(self, sending: AbstractAsyncContextManager[Any]) -> None:
-        self._sending = sending
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        return await self._sending.__aexit__(exc_type, exc, tb)
-
-
-class _StreamState(Generic[ChunkT]):
-    """What the sync and async streams share: bookkeeping, error conversion, the response."""
+    `run` is a `Run`, or a single prepared `ProviderCall` for a stream of one model turn.
+    """
 
     def __init__(
         self,
-        call: ProviderCall[Any],
-        agent: AgentRun | None = None,
+        run: Run | ProviderCall[Any],
         *,
         retries: RetryPolicy = DEFAULT_RETRIES,
         timeouts: Timeouts | None = None,
     ) -> None:
-        self._call = call
-        self._decoder: Decoder[Any] = call.decoder()
-        self._agent = agent
+        self._run = run if isinstance(run, Run) else Run(run)
         self._retries = retries
         self._timeouts = timeouts or Timeouts()
-        self._turn_open = False
-        self._status = False
-        self._state: _State = "new"
-        self._started_at: float | None = None
-        self._first_chunk_at: float | None = None
-        self._connected = False
-        self._closing = False  # a close from another thread or task is under way
-        self._ended_at: float | None = None
-        self._final: Response | None = None
 
     @property
     def provider(self) -> str:
         """The provider this stream talks to."""
-        return self._call.provider
+        return self._run.provider
 
     @property
     def text(self) -> str:
-        """The text received so far (first choice)."""
-        return self._decoder.text
+        """The text of the current model turn so far (first choice)."""
+        return str(self._run.decoder.text)
 
     @property
     def done(self) -> bool:
         """`True` once the provider finished its answer and the stream was read to the end."""
-        return self._state == "done"
+        return self._run.state == "done"
 
     @property
     def response(self) -> Response:
@@ -113,119 +86,30 @@ class _StreamState(Generic[ChunkT]):
         Complete once the stream has been read to the end; before that, or after the stream
         was closed early or failed, it holds what had arrived (`interrupted` tells which).
         """
-        if self._final is not None:
-            return self._final
-        started = self._started_at
-        ended = self._ended_at
-        fields = {
-            "time_to_first_chunk": None
-            if started is None or self._first_chunk_at is None
-            else self._first_chunk_at - started,
-            "duration": None if started is None or ended is None else ended - started,
-            "interrupted": self._state in ("interrupted", "failed"),
-        }
-        if self._agent is None:
-            response = self._decoder.response(**fields)
-        else:
-            current = self._decoder.response() if self._turn_open else None
-            response = self._agent.response(current, **fields)
-        if self._state in ("done", "interrupted", "failed"):
-            self._final = response
-        return response
+        return self._run.response()
 
-    def _claim(self) -> None:
-        if self._state != "new":
-            raise StreamAlreadyConsumed(
-                "this stream was already iterated (or closed); a stream can be iterated once: "
-                "call .stream() again for a new request, or read .response for what arrived",
-                provider=self.provider,
-            )
-        self._state = "running"
-        self._started_at = perf_counter()
-
-    def _end(self, state: _State) -> None:
-        self._ended_at = perf_counter()
-        self._state = state
-
-    def with_status(self) -> Any:
+    def with_status(self: _S) -> _S:
         """Also yield `StatusEvent`s of the tool loop (run created, step started/completed, ...).
 
         Call it before iterating; it returns the stream itself.
         """
-        self._status = True
+        self._run.status = True
         return self
-
-    def _new_turn(self, call: ProviderCall[Any]) -> None:
-        """Start decoding another model turn of a tool loop."""
-        self._call = call
-        self._decoder = call.decoder()
-        self._turn_open = True
-
-    def _accept(self, item: object) -> Any:
-        """Decode one native item; note the time of the first chunk."""
-        chunk = self._decoder.feed(item)
-        if chunk is not None and self._first_chunk_at is None:
-            self._first_chunk_at = perf_counter()
-        return chunk
-
-    def _typed(self, error: BaseException) -> BaseException:
-        """`error` as mirastream's typed error (what retry policies see), if it is the SDK's."""
-        if not isinstance(error, Exception) or isinstance(error, MirastreamError):
-            return error
-        return self._call.convert_error(error) or error
 
     def _abort(self) -> None:
         """Stop a stream that another thread or task is reading: shut its connection down."""
-        self._closing = True
-        self._call.abort()
-
-    def _first_chunk_timeout(self) -> APITimeoutError:
-        return APITimeoutError(
-            f"no chunk arrived within the first_chunk timeout ({self._timeouts.first_chunk} s)",
-            provider=self.provider,
-        )
-
-    def _complete(self) -> None:
-        """The stream ended: check that the provider finished its answer."""
-        self._decoder.finish()
-        self._end("done")
-
-    def _fail(self, error: BaseException) -> None:
-        """Mark the stream failed and raise the error, typed and with the partial response.
-
-        Cancellation and `KeyboardInterrupt` pass through unchanged and count as interruptions.
-        An error that a stop from another thread or task caused (its aborted read) is no
-        failure: the stream ends quietly as interrupted, and this returns.
-        """
-        if not isinstance(error, Exception):
-            self._end("interrupted")
-            raise error
-        if self._closing:
-            self._end("interrupted")
-            return
-        self._end("failed")
-        converted = self._typed(error)
-        if isinstance(converted, MirastreamError):
-            if self._first_chunk_at is not None and type(converted) is APIConnectionError:
-                converted = StreamInterrupted(
-                    f"the connection to {self.provider} broke in the middle of the stream "
-                    f"({type(error).__name__}: {error})",
-                    provider=self.provider,
-                )
-            if self._connected and converted.response is None:
-                converted.response = self.response
-            if converted.provider is None:
-                converted.provider = self.provider
-        if converted is error:
-            raise error
-        raise converted from error
+        self._run.closing = True
+        self._run.call.abort()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} provider={self.provider!r} state={self._state}>"
+        return f"<{type(self).__name__} provider={self.provider!r} state={self._run.state}>"
 
 
-class Stream(_StreamState[ChunkT]):
-    """A streamed answer: iterate it once to get the chunks as they arrive.
+_S = TypeVar("_S", bound=_StreamBase[Any])
+
+
+class Stream(_StreamBase[ItemT]):
+    """A streamed answer: iterate it once to get the chunks (and tool events) as they arrive.
 
     The request is sent when iteration starts. Use it as a context manager, or call
     `close`, to release the connection early; a `break` out of the `for` loop
@@ -234,45 +118,91 @@ class Stream(_StreamState[ChunkT]):
 
     def __init__(
         self,
-        call: ProviderCall[Any],
-        agent: AgentRun | None = None,
+        run: Run | ProviderCall[Any],
         *,
         retries: RetryPolicy = DEFAULT_RETRIES,
         timeouts: Timeouts | None = None,
     ) -> None:
-        super().__init__(call, agent, retries=retries, timeouts=timeouts)
-        self._generator: weakref.ref[Generator[ChunkT, None, None]] | None = None
+        super().__init__(run, retries=retries, timeouts=timeouts)
+        self._generator: weakref.ref[Generator[ItemT, None, None]] | None = None
 
-    def __iter__(self) -> Iterator[ChunkT]:
-        self._claim()
-        generator = self._run() if self._agent is None else drive_tools(self, self._agent)
+    def __iter__(self) -> Iterator[ItemT]:
+        self._run.claim()
+        generator = self._drive()
         self._generator = weakref.ref(generator)
         return generator
 
-    def _run(self) -> Generator[ChunkT, None, None]:
+    def _drive(self) -> Generator[Any, None, None]:
+        run = self._run
+        flow = run.flow()
+        warm: list[Prewarm] = []
         try:
-            yield from self._turn(self._call)
-            self._complete()
+            warm = [started for tool in run.tools.values() if (started := tool.warm()) is not None]
+            step = next(flow)
+            while True:
+                if isinstance(step, Emit):
+                    yield step.item
+                    step = flow.send(None)
+                elif isinstance(step, StreamTurn):
+                    yield from self._turn(step.call)
+                    step = flow.send(run.end_turn())
+                else:
+                    output = None
+                    items = step.tool.run(step.call)
+                    try:
+                        for item in items:
+                            if isinstance(item, ToolOutput):
+                                output = item
+                                break
+                            yield item
+                            if run.closing:  # stopped from another thread: the tool stops too
+                                break
+                    except Exception as error:
+                        step = flow.throw(error)
+                        continue
+                    finally:
+                        close_items(items)
+                    if run.closing:
+                        run.end("interrupted")
+                        return
+                    step = flow.send(checked_output(output, step.tool.name))
+        except StopIteration:
+            return
         except GeneratorExit:
-            self._end("interrupted")
+            cancel_prewarms(warm)
+            run.end("interrupted")
             raise
         except BaseException as error:
-            self._fail(error)
+            cancel_prewarms(warm)
+            reraise(run, error)
 
-    def _turn(self, call: ProviderCall[Any]) -> Generator[Any, None, None]:
+    def _turn(self, call: ProviderCall[ResponseChunk]) -> Generator[Any, None, None]:
         """One model turn: send `call` (retrying until its first chunk), then stream the rest."""
-        stack, items, first = self._open(call)
-        with stack:
-            if first is not None:
+        entered, items, firsts = self._open(call)
+        with entered:
+            watch = self._run.watch if self._run.has_tools else None
+            for first in firsts:
                 yield first
-                del first  # hold no chunk (nor its payload) for the rest of the stream
-                feed = self._decoder.feed  # the first chunk is timed: the rest go straight through
+                if watch is not None and first.tool_calls:
+                    yield from watch(first)
+            firsts.clear()  # hold no chunk (nor its payload) for the rest of the stream
+            feed = self._run.decoder.feed
+            if watch is None:
                 for item in items:
                     chunk = feed(item)
                     if chunk is not None:
                         yield chunk
+            else:
+                for item in items:
+                    chunk = feed(item)
+                    if chunk is not None:
+                        yield chunk
+                        if chunk.tool_calls:
+                            yield from watch(chunk)
 
-    def _open(self, call: ProviderCall[Any]) -> tuple[_Entered, Iterator[Any], Any]:
+    def _open(
+        self, call: ProviderCall[ResponseChunk]
+    ) -> tuple[Entered, Iterator[Native], list[ResponseChunk]]:
         """Send `call` and read up to its first chunk, retrying per the policy until then."""
         retries = counted_retries(self._retries)
         failure = None
@@ -292,38 +222,73 @@ class Stream(_StreamState[ChunkT]):
                 return self._attempt(call)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
-    def _attempt(self, call: ProviderCall[Any]) -> tuple[_Entered, Iterator[Any], Any]:
-        """Send `call` and read up to its first chunk (`None` if the stream has none)."""
-        self._new_turn(call)
+    def _attempt(
+        self, call: ProviderCall[ResponseChunk]
+    ) -> tuple[Entered, Iterator[Native], list[ResponseChunk]]:
+        """Send `call`; read chunks up to the first that carries an answer (or the end)."""
+        run = self._run
+        feed = run.begin_turn(call).feed
+        limit = self._timeouts.first_chunk
+        deadline = None
         sending = call.send()
         entered = False
         try:
+            if limit is not None:
+                from ._watchdog import schedule
+
+                deadline = schedule(limit, call.interrupt)  # keep-alives do not hold the read open
             items = iter(sending.__enter__())
             entered = True
-            self._connected = True
-            limit = self._timeouts.first_chunk
-            deadline = None if limit is None else perf_counter() + limit
+            run.connected = True
+            firsts = []
             for item in items:
-                chunk = self._accept(item)
+                chunk = feed(item)
                 if chunk is not None:
-                    return _Entered(sending), items, chunk
-                if deadline is not None and perf_counter() > deadline:
-                    raise self._first_chunk_timeout()
-            return _Entered(sending), items, None
+                    firsts.append(chunk)
+                    if carries_answer(chunk):
+                        run.first_chunk()
+                        break
+                if deadline is not None and deadline.fired:
+                    break  # a client that cannot be interrupted: checked as items arrive
+            if deadline is not None:
+                deadline.cancel()
+                if deadline.fired:
+                    raise run.first_chunk_timeout(limit)
+            return Entered(sending), items, firsts
         except BaseException as error:
             if entered:
                 sending.__exit__(*sys.exc_info())
-            typed = self._typed(error)
+            if deadline is not None:
+                deadline.cancel()
+                if deadline.fired and not run.closing:
+                    raise run.first_chunk_timeout(limit) from error
+            typed = run.typed(error)
             if typed is error:
                 raise
             raise typed from error
 
+    def lmc(self) -> Iterator[LMCMessage]:
+        """Iterate the stream as Open Interpreter's LMC dicts (see the tools guide).
+
+        Message text, code, the confirmation, the active line and console output come as
+        Open Interpreter streams them for the same run; iterating on is consent to run code.
+        """
+        from ._views import lmc
+
+        return lmc(self)
+
+    def run_events(self) -> Iterator[RunEvent]:
+        """Iterate the stream as `(event, data)` pairs in the Assistant-run shape (see the tools guide)."""
+        from ._views import run_events
+
+        return run_events(self, self._run)
+
     def collect(self) -> Response:
         """Read the rest of the stream and return the final `Response`."""
-        if self._state == "new":
+        if self._run.state == "new":
             for _ in self:
                 pass
-        elif self._state == "running":
+        elif self._run.state == "running":
             generator = self._generator() if self._generator is not None else None
             if generator is not None:
                 for _ in generator:
@@ -342,10 +307,9 @@ class Stream(_StreamState[ChunkT]):
             return
         if generator is not None:
             generator.close()
-        if self._state in ("new", "running"):
-            self._end("interrupted")
+        self._run.stop_if_running()
 
-    def __enter__(self) -> Stream[ChunkT]:
+    def __enter__(self) -> Stream[ItemT]:
         return self
 
     def __exit__(
@@ -354,7 +318,7 @@ class Stream(_StreamState[ChunkT]):
         self.close()
 
 
-class AsyncStream(_StreamState[ChunkT]):
+class AsyncStream(_StreamBase[ItemT]):
     """The async twin of `Stream`: `async for chunk in stream`.
 
     Prefer `async with`: after a `break` out of `async for`, Python finalises an
@@ -364,20 +328,19 @@ class AsyncStream(_StreamState[ChunkT]):
 
     def __init__(
         self,
-        call: ProviderCall[Any],
-        agent: AgentRun | None = None,
+        run: Run | ProviderCall[Any],
         *,
         retries: RetryPolicy = DEFAULT_RETRIES,
         timeouts: Timeouts | None = None,
     ) -> None:
-        super().__init__(call, agent, retries=retries, timeouts=timeouts)
-        self._generator: weakref.ref[AsyncGenerator[ChunkT, None]] | None = None
+        super().__init__(run, retries=retries, timeouts=timeouts)
+        self._generator: weakref.ref[AsyncGenerator[ItemT, None]] | None = None
         self._managed = False
-        self._held: AsyncGenerator[ChunkT, None] | None = None
+        self._held: AsyncGenerator[ItemT, None] | None = None
 
-    def __aiter__(self) -> AsyncIterator[ChunkT]:
-        self._claim()
-        generator = self._run() if self._agent is None else adrive_tools(self, self._agent)
+    def __aiter__(self) -> AsyncIterator[ItemT]:
+        self._run.claim()
+        generator = self._drive()
         self._generator = weakref.ref(generator)
         if self._managed:
             # Inside `async with`, the block's end closes the generator: hold it until then,
@@ -385,33 +348,91 @@ class AsyncStream(_StreamState[ChunkT]):
             self._held = generator
         return generator
 
-    async def _run(self) -> AsyncGenerator[ChunkT, None]:
+    async def _drive(self) -> AsyncGenerator[Any, None]:
+        run = self._run
+        flow = run.flow()
+        warm: list[Task[None]] = []
         try:
-            stack, items, first = await self._aopen(self._call)
-            async with stack:
-                if first is not None:
-                    yield first
-                    del first  # hold no chunk (nor its payload) for the rest of the stream
-                    feed = self._decoder.feed  # the first chunk is timed: the rest go straight through
-                    async for item in items:
-                        chunk = feed(item)
-                        if chunk is not None:
+            warm = [started for tool in run.tools.values() if (started := tool.awarm()) is not None]
+            step = next(flow)
+            while True:
+                if isinstance(step, Emit):
+                    yield step.item
+                    step = flow.send(None)
+                elif isinstance(step, StreamTurn):
+                    # `aclosing`: if the consumer stops, the turn's connection is released now.
+                    async with aclosing(self._turn(step.call)) as chunks:
+                        async for chunk in chunks:
                             yield chunk
-            self._complete()
+                    step = flow.send(run.end_turn())
+                else:
+                    output = None
+                    items = step.tool.arun(step.call)
+                    try:
+                        async for item in items:
+                            if isinstance(item, ToolOutput):
+                                output = item
+                                break
+                            yield item
+                            if run.closing:  # stopped from another task: the tool stops too
+                                break
+                    except Exception as error:
+                        step = flow.throw(error)
+                        continue
+                    finally:
+                        await aclose_items(items)
+                    if run.closing:
+                        run.end("interrupted")
+                        return
+                    step = flow.send(checked_output(output, step.tool.name))
+        except StopIteration:
+            return
         except GeneratorExit:
-            self._end("interrupted")
+            run.end("interrupted")
+            await acancel_prewarms(warm)
             raise
         except BaseException as error:
-            self._fail(error)
+            try:
+                await acancel_prewarms(warm)
+            finally:
+                reraise(run, error)
 
-    async def _aopen(self, call: ProviderCall[Any]) -> tuple[_AsyncEntered, AsyncIterator[Any], Any]:
+    async def _turn(self, call: ProviderCall[ResponseChunk]) -> AsyncGenerator[Any, None]:
+        """One model turn: send `call` (retrying until its first chunk), then stream the rest."""
+        entered, items, firsts = await self._open(call)
+        async with entered:
+            watch = self._run.watch if self._run.has_tools else None
+            for first in firsts:
+                yield first
+                if watch is not None and first.tool_calls:
+                    for event in watch(first):
+                        yield event
+            firsts.clear()  # hold no chunk (nor its payload) for the rest of the stream
+            feed = self._run.decoder.feed
+            if watch is None:
+                async for item in items:
+                    chunk = feed(item)
+                    if chunk is not None:
+                        yield chunk
+            else:
+                async for item in items:
+                    chunk = feed(item)
+                    if chunk is not None:
+                        yield chunk
+                        if chunk.tool_calls:
+                            for event in watch(chunk):
+                                yield event
+
+    async def _open(
+        self, call: ProviderCall[ResponseChunk]
+    ) -> tuple[AsyncEntered, AsyncIterator[Native], list[ResponseChunk]]:
         """Send `call` and read up to its first chunk, retrying per the policy until then."""
         retries = counted_retries(self._retries)
         failure = None
         if retries is not None:
             # A number of retries: tenacity is only needed once an attempt has failed.
             try:
-                return await self._aattempt(call)
+                return await self._attempt(call)
             except Exception as error:
                 if retries == 0 or not is_retryable(error):
                     raise
@@ -421,42 +442,63 @@ class AsyncStream(_StreamState[ChunkT]):
                 if failure is not None:
                     first, failure = failure, None
                     raise first  # the first attempt's failure: tenacity counts it and waits
-                return await self._aattempt(call)
+                return await self._attempt(call)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
-    async def _aattempt(self, call: ProviderCall[Any]) -> tuple[_AsyncEntered, AsyncIterator[Any], Any]:
-        self._new_turn(call)
+    async def _attempt(
+        self, call: ProviderCall[ResponseChunk]
+    ) -> tuple[AsyncEntered, AsyncIterator[Native], list[ResponseChunk]]:
+        """Send `call`; read chunks up to the first that carries an answer (or the end)."""
+        run = self._run
+        feed = run.begin_turn(call).feed
+        limit = self._timeouts.first_chunk
         sending = call.send_async()
         entered = False
         try:
             items = aiter(await sending.__aenter__())
             entered = True
-            self._connected = True
-            first = await _within(self._afirst(items), self._timeouts.first_chunk)
-            return _AsyncEntered(sending), items, first
+            run.connected = True
+            firsts: list[ResponseChunk] = []
+
+            async def read_firsts() -> None:
+                async for item in items:
+                    chunk = feed(item)
+                    if chunk is not None:
+                        firsts.append(chunk)
+                        if carries_answer(chunk):
+                            run.first_chunk()
+                            return
+
+            await within(read_firsts(), limit)
+            return AsyncEntered(sending), items, firsts
         except BaseException as error:
             if entered:
                 await sending.__aexit__(*sys.exc_info())
             if isinstance(error, TimeoutError) and not isinstance(error, MirastreamError):
-                raise self._first_chunk_timeout() from error
-            typed = self._typed(error)
+                raise run.first_chunk_timeout(limit) from error
+            typed = run.typed(error)
             if typed is error:
                 raise
             raise typed from error
 
-    async def _afirst(self, items: AsyncIterator[Any]) -> Any:
-        async for item in items:
-            chunk = self._accept(item)
-            if chunk is not None:
-                return chunk
-        return None
+    def lmc(self) -> AsyncIterator[LMCMessage]:
+        """`async for message in stream.lmc()`: Open Interpreter's LMC dicts (see `Stream.lmc`)."""
+        from ._views import alm
+
+        return alm(self)
+
+    def run_events(self) -> AsyncIterator[RunEvent]:
+        """`async for event, data in stream.run_events()`: the Assistant-run events."""
+        from ._views import arun_events
+
+        return arun_events(self, self._run)
 
     async def collect(self) -> Response:
         """Read the rest of the stream and return the final `Response`."""
-        if self._state == "new":
+        if self._run.state == "new":
             async for _ in self:
                 pass
-        elif self._state == "running":
+        elif self._run.state == "running":
             generator = self._generator() if self._generator is not None else None
             if generator is not None:
                 async for _ in generator:
@@ -476,14 +518,13 @@ class AsyncStream(_StreamState[ChunkT]):
             return
         if generator is not None:
             await generator.aclose()
-        if self._state in ("new", "running"):
-            self._end("interrupted")
+        self._run.stop_if_running()
 
     async def close(self) -> None:
         """Alias of `aclose`."""
         await self.aclose()
 
-    async def __aenter__(self) -> AsyncStream[ChunkT]:
+    async def __aenter__(self) -> AsyncStream[ItemT]:
         self._managed = True
         return self
 
@@ -491,17 +532,3 @@ class AsyncStream(_StreamState[ChunkT]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-
-
-async def _within(awaitable: Any, seconds: float | None) -> Any:
-    """Await `awaitable`, raising `TimeoutError` after `seconds` (`None`: no limit)."""
-    if seconds is None:
-        return await awaitable
-    if sys.version_info >= (3, 11):
-        import asyncio
-
-        async with asyncio.timeout(seconds):
-            return await awaitable
-    import asyncio
-
-    return await asyncio.wait_for(awaitable, seconds)

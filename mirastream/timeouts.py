@@ -17,9 +17,9 @@ class Timeouts:
 
     Attributes:
         connect: to open the connection.
-        first_chunk: from sending the request to the first chunk (models that think before
-            answering may need minutes). An async stream enforces it exactly; a sync stream
-            checks it whenever bytes arrive and relies on `idle` while none do.
+        first_chunk: from sending the request to the first chunk that carries text,
+            thinking or a tool call (models that think before answering may need minutes);
+            enforced exactly by sync and async streams, keep-alives or not.
         idle: the longest silence allowed on the connection once the request is sent,
             headers and every chunk after included (keep-alive events such as Anthropic's
             `ping` count as activity).

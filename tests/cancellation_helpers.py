@@ -281,8 +281,12 @@ def running(pids: set[int]) -> set[int]:
 
 
 def _is_server_thread(thread: threading.Thread) -> bool:
-    """Whether `thread` is the loopback server's: its accept loop, or one for a connection."""
-    return thread.name.endswith(("(serve_forever)", "(process_request_thread)"))
+    """Whether `thread` is the loopback server's (its accept loop, or one for a connection),
+    or mirastream's one watchdog: a daemon started once for every sync stream's first-chunk
+    deadline, idle between them."""
+    return thread.name.endswith(("(serve_forever)", "(process_request_thread)")) or (
+        thread.name == "mirastream-watchdog"
+    )
 
 
 def _socket_port(fd: int) -> int | None:

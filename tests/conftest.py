@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -69,3 +70,24 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's real keys or endpoints."""
     for name in _PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+# What `pytest -m "not slow"` (and `scripts/check`) leaves out: the modules that start the
+# local model, child processes per test, a load run, the docs site build or the linters.
+SLOW_TESTS = (
+    "local/",
+    "cli/test_process.py",
+    "test_docs_site.py",
+    "test_examples.py",
+    "test_load.py",
+    "test_quality.py",
+)
+_TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of `SLOW_TESTS` with `slow`."""
+    for item in items:
+        relative = item.path.relative_to(_TESTS).as_posix() if item.path.is_relative_to(_TESTS) else ""
+        if relative.startswith(SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)

@@ -358,7 +358,9 @@ def test_close_from_another_thread_stops_a_blocked_read(provider: str, server: L
     finally:
         stopper.join()
     assert not failures, failures
-    assert seen <= 2
+    # Up to the first chunk with text, chunks are read before any is handed over (Anthropic
+    # sends two without text first): those come without a wait, then the close takes effect.
+    assert seen <= 4
     (request,) = server.requests
     assert_released(server, request)
     assert stream.response.interrupted
@@ -551,7 +553,7 @@ def test_aclose_from_another_task_stops_the_consumer(provider: str, server: Loop
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        assert seen in (1, 2)
+        assert 1 <= seen <= 4  # the chunks read ahead up to the first with text, and one more
         assert stream.response.interrupted
         assert not others()
 

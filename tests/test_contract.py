@@ -9,6 +9,7 @@ async, and the same template must reach every provider as the same messages.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from mirastream import BasePrompt, Response
 from mirastream.errors import MirastreamError, ServerError, StreamInterrupted
 
 from .loopback import LoopbackServer, Recorded, Reply
+from .reading import MODES, consume
 
 TEMPLATE = """
 SYSTEM: You are a chef who answers briefly.
@@ -218,34 +220,8 @@ HARNESSES = [
         transcripts=_GEMINI_TRANSCRIPTS,
         read_request=_gemini_request,
         serve=_legacy_reply,
-        known_gaps={
-            "thinking": "google-generativeai's protos have no `thought` flag: thoughts arrive as text",
-            "error_event": "google-api-core drops an error inside the stream: it ends as StreamInterrupted",
-        },
     ),
 ]
-
-
-def _run(prompt: Any, mode: str) -> tuple[Response, MirastreamError | None, list[Any]]:
-    chunks: list[Any] = []
-    if mode == "sync":
-        stream = prompt.stream()
-        try:
-            chunks.extend(stream)
-        except MirastreamError as error:
-            return stream.response, error, chunks
-        return stream.response, None, chunks
-
-    async def run() -> tuple[Response, MirastreamError | None, list[Any]]:
-        async with prompt.stream_async() as stream:
-            try:
-                async for chunk in stream:
-                    chunks.append(chunk)
-            except MirastreamError as error:
-                return stream.response, error, chunks
-        return stream.response, None, chunks
-
-    return asyncio.run(run())
 
 
 @pytest.fixture(params=HARNESSES, ids=lambda harness: harness.name)
@@ -257,7 +233,7 @@ def harness(
     return chosen
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_equivalent_transcripts_give_the_same_response(
     harness: Harness, server: LoopbackServer, scenario: str, mode: str, request: pytest.FixtureRequest
@@ -266,13 +242,14 @@ def test_equivalent_transcripts_give_the_same_response(
         request.applymarker(pytest.mark.xfail(reason=harness.known_gaps[scenario], strict=True))
     expected = SCENARIOS[scenario]
     server.queue(harness.reply(scenario))
-    response, error, chunks = _run(harness.prompt_class()(ingredient="apples"), mode)
+    chunks, response, error = consume(harness.prompt_class()(ingredient="apples"), mode)
 
     if expected.error is None:
         assert error is None, error
         assert not response.interrupted
     else:
         assert isinstance(error, expected.error), error
+        assert response.interrupted  # the stream's own response, as well as the error's
         assert error.provider == harness.name.split("-")[0]
         assert error.response is not None
         response = error.response
@@ -304,3 +281,125 @@ def test_the_same_template_reaches_every_provider_as_the_same_messages(
     system, turns = harness.read_request(server.last_request)
     assert system == SYSTEM_TEXT
     assert turns == [("user", USER_TEXT)]
+
+
+# The life of a stream, the same on every provider ----------------------------------------
+
+FULL_TEXT = SCENARIOS["text"].text
+
+
+def test_text_grows_while_streaming(harness: Harness, server: LoopbackServer) -> None:
+    server.queue(harness.reply("text"))
+    stream = harness.prompt_class()(ingredient="apples").stream()
+    seen = []
+    for chunk in stream:
+        seen.append(stream.text)
+        assert stream.text.endswith(chunk.content)
+        assert not stream.done
+    assert next(text for text in seen if text) == "Try"
+    assert seen[-1] == FULL_TEXT
+    assert stream.done
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_empty_stream_is_interrupted_with_an_empty_response(
+    harness: Harness, server: LoopbackServer, mode: str
+) -> None:
+    server.queue(Reply(b""))
+    chunks, _, error = consume(harness.prompt_class()(ingredient="apples"), mode)
+    assert chunks == []
+    assert isinstance(error, StreamInterrupted)
+    assert error.response is not None
+    assert error.response.interrupted and error.response.text == ""
+
+
+def test_break_releases_the_connection_at_once(harness: Harness, server: LoopbackServer) -> None:
+    server.queue(harness.reply("text", delay=0.05))
+    stream = harness.prompt_class()(ingredient="apples").stream()
+    for _chunk in stream:
+        break
+    assert stream.response.interrupted
+    assert server.last_request.disconnected.wait(timeout=2)
+
+
+def test_close_releases_the_connection_and_keeps_what_came(harness: Harness, server: LoopbackServer) -> None:
+    reply = harness.reply("text", delay=0.05)
+    server.queue(reply)
+    with harness.prompt_class()(ingredient="apples").stream() as stream:
+        iterator = iter(stream)
+        first = next(chunk for chunk in iterator if chunk.content)  # the first chunk with text
+        stream.close()
+        assert server.last_request.disconnected.wait(timeout=2)
+    assert stream.response.interrupted and not stream.done
+    assert stream.response.text == first.content and FULL_TEXT.startswith(first.content)
+    assert stream.response.id and stream.response.id.encode() in reply.body  # the id on the wire
+    with pytest.raises(StopIteration):
+        next(iterator)
+
+
+async def _disconnected_within(server: LoopbackServer, seconds: float) -> bool:
+    """Whether the server sees the client go, while this event loop keeps running."""
+    for _ in range(int(seconds / 0.01)):
+        if server.last_request.disconnected.is_set():
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+def test_leaving_async_with_releases_the_connection(
+    harness: Harness, server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.queue(harness.reply("text", delay=0.05))
+
+    async def run() -> tuple[Response, str, bool]:
+        async with harness.prompt_class()(ingredient="apples").stream_async() as stream:
+            first_text = None
+            async for chunk in stream:
+                if chunk.content:  # the first chunk with text
+                    first_text = chunk.content
+                    break
+        # Checked inside the loop: not merely when asyncio.run tears everything down.
+        assert first_text is not None
+        return stream.response, first_text, await _disconnected_within(server, 2)
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        response, first_text, disconnected = asyncio.run(run())
+    assert disconnected
+    assert response.interrupted and response.text == first_text
+    assert not caplog.records  # no "error occurred during closing of asynchronous generator"
+
+
+def test_aclose_releases_the_connection(harness: Harness, server: LoopbackServer) -> None:
+    server.queue(harness.reply("text", delay=0.05))
+
+    async def run() -> bool:
+        stream = harness.prompt_class()(ingredient="apples").stream_async()
+        iterator = aiter(stream)
+        await anext(iterator)
+        await stream.aclose()
+        return await _disconnected_within(server, 2)
+
+    assert asyncio.run(run())
+
+
+def test_the_default_client_is_reused_across_streams(harness: Harness, server: LoopbackServer) -> None:
+    server.queue(harness.reply("text"), harness.reply("text"))
+    harness.prompt_class()(ingredient="apples").stream().collect()
+    harness.prompt_class()(ingredient="pears").stream().collect()
+    first, second = server.requests
+    assert first.client_port == second.client_port  # the same pooled connection
+
+
+def test_the_async_default_client_is_reused_within_an_event_loop(
+    harness: Harness, server: LoopbackServer
+) -> None:
+    server.queue(harness.reply("text"), harness.reply("text"))
+
+    async def run() -> None:
+        for ingredient in ("apples", "pears"):
+            async with harness.prompt_class()(ingredient=ingredient).stream_async() as stream:
+                await stream.collect()
+
+    asyncio.run(run())
+    first, second = server.requests
+    assert first.client_port == second.client_port

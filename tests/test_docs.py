@@ -37,6 +37,7 @@ PAGES = [
     Page("docs/streaming.md", after="docs/getting-started.md"),  # its `prompt`
     Page("docs/chunks.md", after="docs/getting-started.md"),
     Page("docs/tools.md"),
+    Page("docs/custom-tools.md"),
     Page("docs/errors.md", after="docs/getting-started.md"),
     Page("docs/providers/openai.md"),
     Page("docs/providers/anthropic.md"),

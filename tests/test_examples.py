@@ -297,6 +297,31 @@ def test_status_events_log_each_step(server: LoopbackServer) -> None:
     ]
 
 
+@pytest.mark.parametrize(("provider", "flags"), [("openai", ()), ("anthropic", ("--async",))])
+def test_custom_tool_streams_its_progress_and_answers(
+    server: LoopbackServer, provider: str, flags: tuple[str, ...]
+) -> None:
+    server.queue(
+        Turn(Text("Let me count."), Call("count_primes", {"below": 10_000_000}, id="call_big")),
+        Turn(Text("That is too far; "), Call("count_primes", {"below": 1000}, id="call_ok")),
+        Turn(Text("There are 168 primes below 1000.")),
+    )
+    result = _run("custom_tool.py", server, *flags, provider=provider)
+    out = _ok(result)
+    assert out.splitlines() == [
+        "Let me count.That is too far; ",
+        "[1/4: 53 primes so far]",
+        "[2/4: 95 primes so far]",
+        "[3/4: 132 primes so far]",
+        "[4/4: 168 primes so far]",
+        "There are 168 primes below 1000.",
+    ]
+    rejected, counted = (message for message in server.requests[2].messages() if message.role == "tool")
+    assert rejected.content == "`below` must be an integer from 1 to 2000000."
+    assert counted.content == "There are 168 primes below 1000."
+    assert server.requests[0].tool_names() == ["count_primes"]
+
+
 def test_code_interpreter_streams_code_output_and_answer(server: LoopbackServer) -> None:
     server.queue(Reply.sse("tools/openai_execute.sse"), Reply.sse("tools/openai_final.sse"))
     out = _ok(_run("code_interpreter.py", server, "34/24?"))

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._accumulate import ChoiceAccumulator, ResponseAccumulator
-from .._sse import RawEvent, json_object
-from ..chunks import ToolCallDelta
+from .._payload import Fields, parse_object, to_json
+from .._sse import RawEvent
+from ..chunks import ChunkFields, ToolCallDelta
 from ..errors import MalformedStreamError, StreamInterrupted
+from ..messages import ThinkingBlock
 from ..responses import FinishReason, Response, Usage
 from ._errors import error_from_event
 from .chunk import AnthropicResponseChunk
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 _PROVIDER = "anthropic"
+_FIELDS = Fields(_PROVIDER)
 
 _FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
-    "pause_turn": "stop",
+    "pause_turn": "paused",
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
@@ -43,12 +48,15 @@ class _UsageAccumulator:
 
     def update(self, usage: dict[str, Any]) -> None:
         for field in (*_INPUT_FIELDS, "output_tokens"):
-            value = usage.get(field)
-            if isinstance(value, int):
+            value = _FIELDS.count(usage.get(field), f"usage.{field}")
+            if value is not None:
                 self.counts[field] = value
-        details = usage.get("output_tokens_details")
-        if isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int):
-            self.thinking_tokens = details["thinking_tokens"]
+        details = _FIELDS.object(usage.get("output_tokens_details"), "usage.output_tokens_details")
+        thinking = _FIELDS.count(
+            details.get("thinking_tokens"), "usage.output_tokens_details.thinking_tokens"
+        )
+        if thinking is not None:
+            self.thinking_tokens = thinking
 
     def build(self) -> Usage:
         counts = self.counts
@@ -63,22 +71,62 @@ class _UsageAccumulator:
         )
 
 
+class _Block:
+    """A content block that has started: its kind, and what the decoder keeps of it.
+
+    A `tool_use` block keeps its call's ordinal in the turn and its starting input; a
+    `thinking` block its text and signature, a `redacted_thinking` block its data, so that
+    both can be sent back with the turn's tool calls.
+    """
+
+    __slots__ = ("data", "kind", "ordinal", "signature", "start_input", "streamed", "thinking")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.ordinal = 0
+        self.start_input: dict[str, Any] | None = None
+        self.streamed = False
+        self.thinking: list[str] = []
+        self.signature = ""
+        self.data = ""
+
+    def thinking_block(self) -> ThinkingBlock:
+        if self.kind == "redacted_thinking":
+            return ThinkingBlock(provider=_PROVIDER, type="redacted_thinking", data=self.data)
+        return ThinkingBlock(provider=_PROVIDER, thinking="".join(self.thinking), signature=self.signature)
+
+
 class AnthropicDecoder:
     """Decodes Messages API events into `AnthropicResponseChunk` objects.
 
     `ping` events and event types it does not know are skipped; an `error` event raises a
-    typed error. Tool calls are numbered in the order they start, whatever their content
-    block index. At the end it checks that the stream closed with `message_stop`.
+    typed error, and an event of the wrong shape (a delta for a content block that never
+    started, a field of the wrong type) a `MalformedStreamError`. Tool calls are numbered in
+    the order they start, whatever their content block index; thinking blocks are kept, with
+    their signatures, for the next request of a tool loop. At the end it checks that the
+    message finished: `message_stop`, or a `message_delta` with its stop reason.
     """
 
-    __slots__ = ("_acc", "_choice", "_done", "_tool_blocks", "_usage")
+    __slots__ = (
+        "_acc",
+        "_blocks",
+        "_choice",
+        "_done",
+        "_stopped",
+        "_thinking_blocks",
+        "_tool_count",
+        "_usage",
+    )
 
     def __init__(self) -> None:
         self._acc = ResponseAccumulator(_PROVIDER)
         self._choice: ChoiceAccumulator = self._acc.choice(0)
         self._usage = _UsageAccumulator()
-        self._tool_blocks: dict[int, _ToolBlock] = {}
-        self._done = False
+        self._blocks: dict[int, _Block] = {}
+        self._thinking_blocks: list[_Block] = []
+        self._tool_count = 0
+        self._done = False  # message_stop arrived: nothing after it counts
+        self._stopped = False  # a message_delta gave the stop reason: the message is whole
 
     @property
     def text(self) -> str:
@@ -91,20 +139,26 @@ class AnthropicDecoder:
         if name == "error" and not data.startswith(b"{"):
             message = data.decode(errors="replace")
             raise error_from_event({"type": "error", "error": {"type": "", "message": message}})
-        payload = json_object(data, _PROVIDER)
+        payload = parse_object(data, _PROVIDER)
         event_type = payload.get("type")
         if name == "error" or event_type == "error":
             raise error_from_event(payload)
         if event_type == "content_block_delta":
             delta = payload.get("delta")
-            if isinstance(delta, dict) and delta.get("type") == "text_delta":
-                # The hot path: one piece of text.
-                text = delta.get("text") or ""
+            index = payload.get("index")
+            if (
+                type(delta) is dict
+                and delta.get("type") == "text_delta"
+                and type(index) is int
+                and index in self._blocks
+            ):
+                # The hot path: one piece of text, in a block that has started.
+                text = delta.get("text")
+                if type(text) is not str:
+                    text = _FIELDS.text(text, "content_block_delta.delta.text")
                 self._choice.text.append(text)
                 acc = self._acc
-                return AnthropicResponseChunk(
-                    payload, event_type, text, "", (), None, None, acc.model, acc.id
-                )
+                return AnthropicResponseChunk(payload, event_type, acc.model, acc.id, content=text)
             return self._block_delta(payload)
         if event_type == "content_block_start":
             return self._block_start(payload)
@@ -120,105 +174,127 @@ class AnthropicDecoder:
         return None  # `ping` without its event name, or an event type newer than this decoder
 
     def _chunk(
-        self,
-        payload: dict[str, Any],
-        event_type: str,
-        content: str = "",
-        thinking: str = "",
-        tool_calls: tuple[ToolCallDelta, ...] = (),
-        finish_reason: FinishReason | None = None,
-        usage: Usage | None = None,
+        self, payload: dict[str, Any], event_type: str, **fields: Unpack[ChunkFields]
     ) -> AnthropicResponseChunk:
         acc = self._acc
-        return AnthropicResponseChunk(
-            payload, event_type, content, thinking, tool_calls, finish_reason, usage, acc.model, acc.id
-        )
+        return AnthropicResponseChunk(payload, event_type, acc.model, acc.id, **fields)
 
     def _message_start(self, payload: dict[str, Any]) -> AnthropicResponseChunk:
         message = _object(payload, "message")
         acc = self._acc
-        acc.id = message.get("id")
-        acc.model = message.get("model")
+        acc.id = _FIELDS.optional_text(message.get("id"), "message_start.message.id")
+        acc.model = _FIELDS.optional_text(message.get("model"), "message_start.message.model")
         usage = message.get("usage")
-        if isinstance(usage, dict):
-            self._usage.update(usage)
+        if usage is not None:
+            self._usage.update(_FIELDS.object(usage, "message_start.message.usage"))
             acc.usage = self._usage.build()  # the input counts, kept if the stream breaks
         return self._chunk(payload, "message_start")
 
     def _block_start(self, payload: dict[str, Any]) -> AnthropicResponseChunk:
         block = _object(payload, "content_block")
-        kind = block.get("type")
+        index = _index(payload)
+        kind = _FIELDS.text(block.get("type"), "content_block_start.content_block.type")
+        started = self._blocks[index] = _Block(kind)
         choice = self._choice
         if kind == "text":
-            text = block.get("text") or ""
+            text = _FIELDS.text(block.get("text"), "content_block_start.content_block.text")
             if text:
                 choice.text.append(text)
             return self._chunk(payload, "content_block_start", content=text)
         if kind == "thinking":
-            thinking = block.get("thinking") or ""
+            thinking = _FIELDS.text(block.get("thinking"), "content_block_start.content_block.thinking")
+            started.signature = _FIELDS.text(
+                block.get("signature"), "content_block_start.content_block.signature"
+            )
+            self._thinking_blocks.append(started)
             if thinking:
+                started.thinking.append(thinking)
                 choice.thinking.append(thinking)
             return self._chunk(payload, "content_block_start", thinking=thinking)
+        if kind == "redacted_thinking":
+            started.data = _FIELDS.text(block.get("data"), "content_block_start.content_block.data")
+            self._thinking_blocks.append(started)
+            return self._chunk(payload, "content_block_start")
         if kind == "tool_use":
-            ordinal = len(self._tool_blocks)
-            self._tool_blocks[_index(payload)] = _ToolBlock(ordinal, block.get("input"))
+            started.ordinal = ordinal = self._tool_count
+            self._tool_count += 1
+            start_input = block.get("input")
+            started.start_input = start_input if isinstance(start_input, dict) else None
             call = choice.tool_call(ordinal)
-            call.id = block.get("id")
-            call.name = block.get("name")
+            call.id = _FIELDS.optional_text(block.get("id"), "content_block_start.content_block.id")
+            call.name = _FIELDS.text(block.get("name"), "content_block_start.content_block.name")
             piece = ToolCallDelta(ordinal, call.id, call.name, "")
             return self._chunk(payload, "content_block_start", tool_calls=(piece,))
         return self._chunk(payload, "content_block_start")
 
+    def _started(self, payload: dict[str, Any]) -> _Block:
+        index = _index(payload)
+        block = self._blocks.get(index)
+        if block is None:
+            raise MalformedStreamError(
+                f"anthropic sent a {payload.get('type')} event for content block {index}, "
+                "which never started",
+                provider=_PROVIDER,
+            )
+        return block
+
     def _block_delta(self, payload: dict[str, Any]) -> AnthropicResponseChunk:
         delta = _object(payload, "delta")
+        block = self._started(payload)
         kind = delta.get("type")
         if kind == "text_delta":
-            text = delta.get("text") or ""
+            text = _FIELDS.text(delta.get("text"), "content_block_delta.delta.text")
             self._choice.text.append(text)
             return self._chunk(payload, "content_block_delta", content=text)
         if kind == "thinking_delta":
-            thinking = delta.get("thinking") or ""
+            thinking = _FIELDS.text(delta.get("thinking"), "content_block_delta.delta.thinking")
             self._choice.thinking.append(thinking)
+            block.thinking.append(thinking)
             return self._chunk(payload, "content_block_delta", thinking=thinking)
+        if kind == "signature_delta":
+            block.signature += _FIELDS.text(delta.get("signature"), "content_block_delta.delta.signature")
+            return self._chunk(payload, "content_block_delta")
         if kind == "input_json_delta":
-            tool = self._tool_blocks.get(_index(payload))
-            arguments = delta.get("partial_json") or ""
-            if tool is None or not arguments:  # a server tool's input, or an empty piece
+            arguments = _FIELDS.text(delta.get("partial_json"), "content_block_delta.delta.partial_json")
+            if block.kind != "tool_use" or not arguments:  # a server tool's input, or an empty piece
                 return self._chunk(payload, "content_block_delta")
-            tool.streamed = True
-            self._choice.tool_call(tool.ordinal).arguments.append(arguments)
-            piece = ToolCallDelta(tool.ordinal, None, None, arguments)
+            block.streamed = True
+            self._choice.tool_call(block.ordinal).arguments.append(arguments)
+            piece = ToolCallDelta(block.ordinal, None, None, arguments)
             return self._chunk(payload, "content_block_delta", tool_calls=(piece,))
-        # signature_delta, citations_delta and newer kinds carry no text for the consumer.
+        # citations_delta and newer kinds carry no text for the consumer.
         return self._chunk(payload, "content_block_delta")
 
     def _block_stop(self, payload: dict[str, Any]) -> AnthropicResponseChunk:
-        tool = self._tool_blocks.get(_index(payload))
-        if tool is None or tool.streamed or not tool.start_input:
+        block = self._started(payload)
+        if block.kind != "tool_use" or block.streamed or not block.start_input:
             return self._chunk(payload, "content_block_stop")
         # Some compatible servers send the whole input on content_block_start and no deltas.
-        tool.streamed = True
-        arguments = json.dumps(tool.start_input)
-        self._choice.tool_call(tool.ordinal).arguments.append(arguments)
-        piece = ToolCallDelta(tool.ordinal, None, None, arguments)
+        block.streamed = True
+        arguments = to_json(block.start_input, _PROVIDER)
+        self._choice.tool_call(block.ordinal).arguments.append(arguments)
+        piece = ToolCallDelta(block.ordinal, None, None, arguments)
         return self._chunk(payload, "content_block_stop", tool_calls=(piece,))
 
     def _message_delta(self, payload: dict[str, Any]) -> AnthropicResponseChunk:
         delta = _object(payload, "delta")
-        raw_finish = delta.get("stop_reason")
+        raw_finish = _FIELDS.optional_text(delta.get("stop_reason"), "message_delta.delta.stop_reason")
         finish_reason: FinishReason | None = None
-        if isinstance(raw_finish, str):
+        if raw_finish is not None:
             self._choice.finish(_FINISH_REASONS.get(raw_finish), raw_finish)
             finish_reason = self._choice.finish_reason
+            self._stopped = True
         usage_payload = payload.get("usage")
         usage = None
-        if isinstance(usage_payload, dict):
-            self._usage.update(usage_payload)
+        if usage_payload is not None:
+            self._usage.update(_FIELDS.object(usage_payload, "message_delta.usage"))
             usage = self._acc.usage = self._usage.build()
         return self._chunk(payload, "message_delta", finish_reason=finish_reason, usage=usage)
 
     def finish(self) -> None:
-        if self._done:
+        # Like the SDK, a message whose stop reason arrived is whole, even if the stream then
+        # ended without its closing `message_stop` event.
+        if self._done or self._stopped:
             return
         raise StreamInterrupted(
             "the anthropic stream ended before the answer was finished (no message_stop); "
@@ -227,18 +303,14 @@ class AnthropicDecoder:
         )
 
     def response(self, **fields: Any) -> Response:
-        return self._acc.build(**fields)
-
-
-class _ToolBlock:
-    """A `tool_use` content block: its call's ordinal in the turn and its starting input."""
-
-    __slots__ = ("ordinal", "start_input", "streamed")
-
-    def __init__(self, ordinal: int, start_input: object) -> None:
-        self.ordinal = ordinal
-        self.start_input = start_input if isinstance(start_input, dict) else None
-        self.streamed = False
+        response = self._acc.build(**fields)
+        if not self._thinking_blocks or not response.choices:
+            return response
+        blocks = tuple(block.thinking_block() for block in self._thinking_blocks)
+        first, *rest = response.choices
+        return response.model_copy(
+            update={"choices": (first.model_copy(update={"thinking_blocks": blocks}), *rest)}
+        )
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -246,7 +318,7 @@ def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MalformedStreamError(
             f"anthropic sent a {payload.get('type')} event without its {key!r} object: "
-            f"{json.dumps(payload)[:200]}",
+            f"{to_json(payload, _PROVIDER)[:200]}",
             provider=_PROVIDER,
         )
     return value
@@ -254,7 +326,7 @@ def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _index(payload: dict[str, Any]) -> int:
     index = payload.get("index")
-    if not isinstance(index, int):
+    if type(index) is not int:
         raise MalformedStreamError(
             f"anthropic sent a {payload.get('type')} event without a content block index",
             provider=_PROVIDER,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..messages import Message
+from ..messages import Message, ThinkingBlock
 from .params import AnthropicCallParams
 
 # The SDK no longer takes the sampling parameters as arguments (some newer models reject
@@ -17,21 +17,33 @@ _BODY_ONLY = ("temperature", "top_p", "top_k")
 def encode_tool(tool: Any) -> dict[str, Any]:
     """A tool in the Messages API format (provider dicts pass through unchanged).
 
-    The code interpreter asks for fine-grained tool streaming (`eager_input_streaming`), so
-    its code arrives as the model writes it instead of in one piece.
+    A tool's `provider_options("anthropic")` adds its own keys: the code interpreter asks for
+    fine-grained tool streaming (`eager_input_streaming`), so its code arrives as the model
+    writes it instead of in one piece.
     """
     if isinstance(tool, dict):
         return tool
-    from ..tools.code_interpreter import CodeInterpreter
-
     encoded = {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
-    if isinstance(tool, CodeInterpreter):
-        encoded["eager_input_streaming"] = True
+    encoded.update(tool.provider_options("anthropic"))
     return encoded
 
 
+def _thinking(block: ThinkingBlock) -> dict[str, Any]:
+    """A kept thinking block, as the Messages API wants it back."""
+    if block.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
+    return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+
+
 def _tool_use(message: Message) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    """The content blocks of an assistant turn that called tools.
+
+    Its thinking blocks come first, unchanged (with extended thinking on, the API rejects a
+    tool-use turn without them), then its text, then one `tool_use` block per call.
+    """
+    blocks = [_thinking(block) for block in message.thinking_blocks if block.provider == "anthropic"]
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
         if call.arguments is None:
             raise ConfigurationError(
@@ -48,7 +60,11 @@ def _tool_result(message: Message) -> dict[str, Any]:
         raise ConfigurationError(
             "a tool message needs the tool_call_id of the call it answers", provider="anthropic"
         )
-    return {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
+    result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
+    result["content"] = message.content
+    if message.is_error:
+        result["is_error"] = True
+    return result
 
 
 def encode_messages(messages: Iterable[Message]) -> tuple[str | None, list[dict[str, Any]]]:

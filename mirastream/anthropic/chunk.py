@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from ..chunks import ResponseChunk, ToolCallDelta
-from ..responses import FinishReason, Usage
+from ..chunks import ChunkFields, ResponseChunk
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
         RawMessageStreamEvent,
     )
     from anthropic.types.raw_message_delta_event import Delta as MessageDelta
+    from typing_extensions import Unpack
 
     PartEvent: TypeAlias = (
         RawContentBlockStartEvent
@@ -107,30 +107,20 @@ class AnthropicResponseChunk(ResponseChunk):
         self,
         payload: dict[str, Any],
         event_type: str,
-        content: str = "",
-        thinking: str = "",
-        tool_calls: tuple[ToolCallDelta, ...] = (),
-        finish_reason: FinishReason | None = None,
-        usage: Usage | None = None,
         model: str | None = None,
         message_id: str | None = None,
+        **fields: Unpack[ChunkFields],
     ) -> None:
+        super().__init__(**fields)
         self._payload = payload
         self._type = event_type
         self._model = model
         self._id = message_id
-        self._native: RawMessageStreamEvent | None = None
-        self.choice_index = 0
-        self.content = content
-        self.thinking = thinking
-        self.tool_calls = tool_calls
-        self.finish_reason = finish_reason
-        self.usage = usage
 
     @property
     def chunk(self) -> RawMessageStreamEvent:
         """The SDK's raw stream event for this chunk."""
-        native = self._native
+        native: RawMessageStreamEvent | None = self._native
         if native is None:
             native = self._native = _native_event(self._type, self._payload)
         return native
@@ -150,8 +140,8 @@ class AnthropicResponseChunk(ResponseChunk):
     @property
     def choice(self) -> PartEvent | None:
         """The event, when it updates a part of the answer; `None` on `message_start`/`message_stop`."""
-        choices = self.choices
-        return choices[0] if choices else None
+        choice: PartEvent | None = super().choice
+        return choice
 
     @property
     def delta(self) -> RawContentBlockDelta | MessageDelta | None:

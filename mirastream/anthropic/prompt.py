@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._provider_prompt import CallFactory, ProviderPrompt
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["AnthropicPrompt"]
 
 
-class AnthropicPrompt(ProviderPrompt[AnthropicResponseChunk]):
+class AnthropicPrompt(ProviderPrompt[AnthropicCallParams, AnthropicResponseChunk]):
     """A prompt class that streams from the Messages API.
 
     `SYSTEM:` sections become the request's `system` parameter; the other messages its
@@ -47,17 +47,28 @@ class AnthropicPrompt(ProviderPrompt[AnthropicResponseChunk]):
     client: ClassVar[Anthropic | None] = None
     async_client: ClassVar[AsyncAnthropic | None] = None
 
-    def _encode(self, params: Any, messages: Sequence[Message]) -> dict[str, Any]:
+    def _encode(self, params: AnthropicCallParams, messages: Sequence[Message]) -> dict[str, Any]:
         return request_kwargs(params, messages)
 
-    def _sync_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
-        client = CLIENTS.sync_client(type(self))
-        return lambda messages: AnthropicCall(
-            request_kwargs(params, messages), client=client, timeouts=timeouts
-        )
+    def _sync_calls(
+        self, params: AnthropicCallParams, timeouts: Timeouts
+    ) -> CallFactory[AnthropicResponseChunk]:
+        return _call_factory(params, timeouts, client=CLIENTS.sync_client(type(self)))
 
-    def _async_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
-        factory = CLIENTS.async_client_factory(type(self))
-        return lambda messages: AnthropicCall(
-            request_kwargs(params, messages), async_client=factory, timeouts=timeouts
-        )
+    def _async_calls(
+        self, params: AnthropicCallParams, timeouts: Timeouts
+    ) -> CallFactory[AnthropicResponseChunk]:
+        return _call_factory(params, timeouts, async_client=CLIENTS.async_client_factory(type(self)))
+
+
+def _call_factory(
+    params: AnthropicCallParams,
+    timeouts: Timeouts,
+    *,
+    client: Anthropic | None = None,
+    async_client: Callable[[], AsyncAnthropic] | None = None,
+) -> CallFactory[AnthropicResponseChunk]:
+    """Makes the calls of one stream: each sends `params` with the messages of its turn."""
+    return lambda messages: AnthropicCall(
+        request_kwargs(params, messages), client=client, async_client=async_client, timeouts=timeouts
+    )

@@ -95,7 +95,8 @@ class GeminiCall(_ClientsCall):
             sockets.add_response(response)
             errors.APIError.raise_for_response(response)  # the SDK's own error for a failed request
             self._natives.headers = response.headers
-            with closing(iter_events(response.iter_bytes())) as events:
+            # Like google-genai, which reads lines, deliver a last event without its blank line.
+            with closing(iter_events(response.iter_bytes(), deliver_unterminated=True)) as events:
                 yield events
         finally:
             sockets.forget()
@@ -120,7 +121,7 @@ class GeminiCall(_ClientsCall):
             await errors.APIError.raise_for_async_response(response)
             self._natives.headers = response.headers
             pieces = response.aiter_bytes()
-            async with aclosing(aiter_events(pieces)) as events:
+            async with aclosing(aiter_events(pieces, deliver_unterminated=True)) as events:
                 yield events
         finally:
             sockets.forget()
@@ -131,6 +132,10 @@ class GeminiCall(_ClientsCall):
     def abort(self) -> None:
         """Shut the live connection down, from any thread: a blocked read returns at once."""
         self._connections.abort()
+
+    def interrupt(self) -> None:
+        """Shut the live connection down, from any thread; the call may be sent again."""
+        self._connections.interrupt()
 
 
 class GeminiClientCall(_ClientsCall):
@@ -170,6 +175,9 @@ class GeminiClientCall(_ClientsCall):
                 await aclose()
 
     def abort(self) -> None:
+        """Nothing to shut down from another thread: the connection is the client's own."""
+
+    def interrupt(self) -> None:
         """Nothing to shut down from another thread: the connection is the client's own."""
 
 

@@ -6,6 +6,9 @@ parts of each candidate, a running `usageMetadata` and, on the last one, a
 straight from the server-sent events (the default clients), or dumped from the objects of
 a `google-genai` client you passed in or of the legacy `google-generativeai` client. Each
 chunk keeps what its `.chunk` needs, and builds the SDK's object only when asked.
+
+A field of the wrong type (a candidate that is not an object, text that is not a string,
+`NaN` as a token count) raises `MalformedStreamError`, naming the field.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from .._accumulate import ChoiceAccumulator, ResponseAccumulator
-from .._sse import RawEvent, json_object
+from .._payload import Fields, parse_object, to_json
+from .._sse import RawEvent
 from ..chunks import ToolCallDelta
 from ..errors import ContentFilterError, StreamInterrupted
 from ..responses import FinishReason, Response, Usage
 from ._errors import stream_error
+from ._partial_args import ArgumentsWriter
 from .chunk import GeminiChunkBase
 
 ChunkT = TypeVar("ChunkT", bound=GeminiChunkBase)
@@ -29,6 +34,8 @@ Reader = Callable[[Any], "tuple[dict[str, Any], Any]"]
 """Turns one streamed item into its JSON object and the source its chunk keeps."""
 
 _PROVIDER = "gemini"
+_FIELDS = Fields(_PROVIDER)
+_LARGEST_CANDIDATE = 1024  # a candidate index past this is a broken one, not a real choice
 
 _CONTENT_FILTERS = (
     "SAFETY",
@@ -58,17 +65,25 @@ def enum_name(value: Any) -> str | None:
 
 
 def normalise_usage(metadata: dict[str, Any] | None) -> Usage | None:
-    """Gemini's `usageMetadata` in the common shape; thinking tokens count as output."""
+    """Gemini's `usageMetadata` in the common shape; thinking tokens count as output.
+
+    Raises:
+        MalformedStreamError: a count that is not a whole number of at least 0.
+    """
     if not metadata:
         return None
-    prompt = metadata.get("promptTokenCount") or 0
-    candidates = metadata.get("candidatesTokenCount") or 0
-    thoughts = metadata.get("thoughtsTokenCount") or 0
+    prompt = _FIELDS.count(metadata.get("promptTokenCount"), "usageMetadata.promptTokenCount") or 0
+    candidates = (
+        _FIELDS.count(metadata.get("candidatesTokenCount"), "usageMetadata.candidatesTokenCount") or 0
+    )
+    thoughts = _FIELDS.count(metadata.get("thoughtsTokenCount"), "usageMetadata.thoughtsTokenCount") or 0
+    total = _FIELDS.count(metadata.get("totalTokenCount"), "usageMetadata.totalTokenCount")
+    cached = _FIELDS.count(metadata.get("cachedContentTokenCount"), "usageMetadata.cachedContentTokenCount")
     return Usage(
         input_tokens=prompt,
         output_tokens=candidates + thoughts,
-        total_tokens=metadata.get("totalTokenCount") or prompt + candidates + thoughts,
-        cached_input_tokens=metadata.get("cachedContentTokenCount") or None,
+        total_tokens=total or prompt + candidates + thoughts,
+        cached_input_tokens=cached or None,
         reasoning_tokens=thoughts or None,
     )
 
@@ -80,7 +95,7 @@ def read_event(source: Any) -> Reader:
     """
 
     def read(event: RawEvent) -> tuple[dict[str, Any], Any]:
-        payload = json_object(event[1], _PROVIDER)
+        payload = parse_object(event[1], _PROVIDER)
         if "error" in payload:
             raise stream_error(payload["error"])
         return payload, source
@@ -102,16 +117,27 @@ def read_proto(response: Any) -> tuple[dict[str, Any], Any]:
     return payload, response
 
 
+class _StreamedCall:
+    """A function call whose arguments Vertex AI is streaming in pieces (`partialArgs`)."""
+
+    __slots__ = ("ordinal", "writer")
+
+    def __init__(self, ordinal: int) -> None:
+        self.ordinal = ordinal
+        self.writer = ArgumentsWriter()
+
+
 class GeminiDecoder(Generic[ChunkT]):
     """Decodes Gemini `GenerateContentResponse` objects (as JSON) into chunks.
 
-    Aggregates every candidate by its `index`, turns each `functionCall` part into a
-    complete tool call (Gemini sends calls whole), keeps the last usage, and raises
-    `ContentFilterError` when the prompt itself was blocked. At the end every candidate
-    must have said why it finished, or the stream was cut off.
+    Aggregates every candidate by its `index`, turns each `functionCall` part into a tool
+    call (complete in one piece, or, when Vertex AI streams its arguments in `partialArgs`,
+    assembled from its pieces), keeps the last usage, and raises `ContentFilterError` when
+    the prompt itself was blocked. At the end every candidate must have said why it
+    finished, or the stream was cut off.
     """
 
-    __slots__ = ("_acc", "_chunk_class", "_metadata", "_read", "_usage")
+    __slots__ = ("_acc", "_chunk_class", "_metadata", "_read", "_streamed", "_usage")
 
     def __init__(self, chunk_class: type[ChunkT], read: Reader) -> None:
         self._acc = ResponseAccumulator(_PROVIDER)
@@ -119,6 +145,7 @@ class GeminiDecoder(Generic[ChunkT]):
         self._read = read
         self._metadata: dict[str, Any] | None = None
         self._usage: Usage | None = None
+        self._streamed: dict[int, _StreamedCall] = {}  # by candidate: the call being streamed
 
     @property
     def text(self) -> str:
@@ -128,9 +155,9 @@ class GeminiDecoder(Generic[ChunkT]):
         payload, source = self._read(item)
         acc = self._acc
         if acc.model is None:
-            acc.model = payload.get("modelVersion") or None
-            acc.id = payload.get("responseId") or None
-        feedback = payload.get("promptFeedback")
+            acc.model = _FIELDS.optional_text(payload.get("modelVersion"), "modelVersion")
+            acc.id = _FIELDS.optional_text(payload.get("responseId"), "responseId")
+        feedback = _FIELDS.object(payload.get("promptFeedback"), "promptFeedback")
         if feedback and enum_name(feedback.get("blockReason")):
             raise self._blocked(feedback)
         content = thinking = ""
@@ -138,12 +165,16 @@ class GeminiDecoder(Generic[ChunkT]):
         finish_reason: FinishReason | None = None
         choice_index = 0
         first = True
-        for candidate in payload.get("candidates") or ():
-            index = candidate.get("index") or 0
+        for candidate in _FIELDS.array(payload.get("candidates"), "candidates"):
+            candidate = _FIELDS.object(candidate, "candidates[]")
+            index = _FIELDS.count(candidate.get("index"), "candidates[].index") or 0
+            if index > _LARGEST_CANDIDATE:
+                raise _FIELDS.error("candidates[].index", index)
             state = acc.choice(index)
-            text, thought, calls = self._read_parts(state, candidate.get("content"))
+            text, thought, calls = self._read_parts(index, state, candidate.get("content"))
             raw_finish = enum_name(candidate.get("finishReason"))
             if raw_finish is not None:
+                calls += self._end_streamed(index, state)
                 state.finish(FINISH_REASONS.get(raw_finish), raw_finish)
             if first:
                 first = False
@@ -152,20 +183,26 @@ class GeminiDecoder(Generic[ChunkT]):
                 finish_reason = state.finish_reason if raw_finish is not None else None
         usage = self._read_usage(payload.get("usageMetadata"))
         return self._chunk_class(
-            payload, source, content, thinking, deltas, finish_reason, usage, choice_index
+            payload,
+            source,
+            content=content,
+            thinking=thinking,
+            tool_calls=deltas,
+            finish_reason=finish_reason,
+            usage=usage,
+            choice_index=choice_index,
         )
 
-    @staticmethod
     def _read_parts(
-        state: ChoiceAccumulator, content: dict[str, Any] | None
+        self, index: int, state: ChoiceAccumulator, content: Any
     ) -> tuple[str, str, tuple[ToolCallDelta, ...]]:
-        parts = content.get("parts") if content else None
+        parts = _FIELDS.array(_FIELDS.object(content, "candidates[].content").get("parts"), "content.parts")
         if not parts:
             return "", "", ()
-        if len(parts) == 1:  # the common case: one piece of text
+        if len(parts) == 1 and index not in self._streamed:  # the common case: one piece of text
             part = parts[0]
-            text = part.get("text")
-            if text and "functionCall" not in part:
+            text = part.get("text") if type(part) is dict else None
+            if type(text) is str and text and "functionCall" not in part:
                 if part.get("thought"):
                     state.thinking.append(text)
                     return "", text, ()
@@ -175,39 +212,113 @@ class GeminiDecoder(Generic[ChunkT]):
         thoughts: list[str] = []
         calls: list[ToolCallDelta] = []
         for part in parts:
-            call = part.get("functionCall")
-            if call:
-                ordinal = len(state.tool_calls)
-                target = state.tool_call(ordinal)
-                target.id = call.get("id") or f"call_{ordinal}"
-                target.name = call.get("name") or ""
-                args = call.get("args")
-                arguments = json.dumps(args) if args else "{}"
-                target.arguments.append(arguments)
-                signature = part.get("thoughtSignature")
-                if isinstance(signature, bytes):  # the SDK's objects hold bytes
-                    signature = base64.b64encode(signature).decode("ascii")
-                if signature:  # base64, as on the wire
-                    target.signature = signature
-                calls.append(ToolCallDelta(ordinal, target.id, target.name, arguments))
+            part = _FIELDS.object(part, "content.parts[]")
+            if "functionCall" in part:
+                calls.extend(self._function_call(index, state, part))
+                continue
+            text = _FIELDS.text(part.get("text"), "content.parts[].text")
+            if not text:
+                continue
+            calls.extend(self._end_streamed(index, state))  # text after a streamed call ends it
+            if part.get("thought"):
+                thoughts.append(text)
+                state.thinking.append(text)
             else:
-                text = part.get("text")
-                if not text:
-                    continue
-                if part.get("thought"):
-                    thoughts.append(text)
-                    state.thinking.append(text)
-                else:
-                    texts.append(text)
-                    state.text.append(text)
+                texts.append(text)
+                state.text.append(text)
         return "".join(texts), "".join(thoughts), tuple(calls)
 
-    def _read_usage(self, metadata: dict[str, Any] | None) -> Usage | None:
+    def _function_call(
+        self, index: int, state: ChoiceAccumulator, part: dict[str, Any]
+    ) -> list[ToolCallDelta]:
+        """The tool-call pieces of one `functionCall` part."""
+        call = _FIELDS.object(part.get("functionCall"), "content.parts[].functionCall")
+        name = _FIELDS.optional_text(call.get("name"), "functionCall.name")
+        args = call.get("args")
+        partials = _FIELDS.array(call.get("partialArgs"), "functionCall.partialArgs")
+        continues = call.get("willContinue") is True
+        streamed = self._streamed.get(index)
+        pieces: list[ToolCallDelta] = []
+        if streamed is not None and name is not None:  # a new call starts: the streamed one is over
+            pieces.extend(self._end_streamed(index, state))
+            streamed = None
+        if streamed is None:
+            if not (continues or partials):
+                if name is None and args is None:
+                    return pieces  # the empty part that ends a streamed call, or nothing at all
+                return [*pieces, self._whole_call(state, part, call, name, args)]
+            streamed = self._streamed[index] = _StreamedCall(len(state.tool_calls))
+            target = self._start(state, streamed.ordinal, part, call, name)
+            opening = streamed.writer.begin()
+            target.arguments.append(opening)
+            pieces.append(ToolCallDelta(streamed.ordinal, target.id, target.name, opening))
+        target = state.tool_call(streamed.ordinal)
+        text = ""
+        if args is not None:
+            text += streamed.writer.merge(_FIELDS.object(args, "functionCall.args"))
+        for partial in partials:
+            text += streamed.writer.apply(partial)
+        if text:
+            target.arguments.append(text)
+            pieces.append(ToolCallDelta(streamed.ordinal, None, None, text))
+        if not continues:
+            pieces.extend(self._end_streamed(index, state))
+        return pieces
+
+    def _start(
+        self,
+        state: ChoiceAccumulator,
+        ordinal: int,
+        part: dict[str, Any],
+        call: dict[str, Any],
+        name: str | None,
+    ) -> Any:
+        """The accumulator of a new call, with its id, name and signature."""
+        target = state.tool_call(ordinal)
+        target.id = _FIELDS.optional_text(call.get("id"), "functionCall.id") or f"call_{ordinal}"
+        target.name = name or ""
+        signature = part.get("thoughtSignature")
+        if isinstance(signature, bytes):  # the SDK's objects hold bytes
+            signature = base64.b64encode(signature).decode("ascii")
+        signature = _FIELDS.optional_text(signature, "content.parts[].thoughtSignature")
+        if signature:  # base64, as on the wire
+            target.signature = signature
+        return target
+
+    def _whole_call(
+        self,
+        state: ChoiceAccumulator,
+        part: dict[str, Any],
+        call: dict[str, Any],
+        name: str | None,
+        args: Any,
+    ) -> ToolCallDelta:
+        """A call sent whole, as the Gemini API sends every call."""
+        ordinal = len(state.tool_calls)
+        target = self._start(state, ordinal, part, call, name)
+        arguments = to_json(args, _PROVIDER) if args else "{}"
+        target.arguments.append(arguments)
+        return ToolCallDelta(ordinal, target.id, target.name, arguments)
+
+    def _end_streamed(self, index: int, state: ChoiceAccumulator) -> tuple[ToolCallDelta, ...]:
+        """Close candidate `index`'s streamed call, if one is open: its closing piece."""
+        streamed = self._streamed.pop(index, None)
+        if streamed is None:
+            return ()
+        target = state.tool_call(streamed.ordinal)
+        closing = streamed.writer.end()
+        target.arguments.append(closing)
+        if _decoded("".join(target.arguments)) != streamed.writer.value:
+            # The pieces came out of document order: the object, written out whole, is the truth.
+            target.arguments[:] = [streamed.writer.text()]
+        return (ToolCallDelta(streamed.ordinal, None, None, closing),)
+
+    def _read_usage(self, metadata: Any) -> Usage | None:
         if not metadata:
             return None
         if metadata == self._metadata:  # Gemini repeats the running usage on every chunk
             return self._usage
-        usage = normalise_usage(metadata)
+        usage = normalise_usage(_FIELDS.object(metadata, "usageMetadata"))
         self._metadata = metadata
         if usage != self._usage:
             self._usage = self._acc.usage = usage
@@ -218,7 +329,7 @@ class GeminiDecoder(Generic[ChunkT]):
         reason = enum_name(feedback.get("blockReason"))
         detail = feedback.get("blockReasonMessage")
         return ContentFilterError(
-            f"gemini blocked the prompt ({reason}){': ' + detail if detail else ''}; "
+            f"gemini blocked the prompt ({reason}){': ' + str(detail) if detail else ''}; "
             "no answer was generated (details on .body)",
             provider=_PROVIDER,
             body=feedback,
@@ -235,3 +346,11 @@ class GeminiDecoder(Generic[ChunkT]):
 
     def response(self, **fields: Any) -> Response:
         return self._acc.build(**fields)
+
+
+def _decoded(text: str) -> Any:
+    """`text` decoded from JSON, or `None` when it is not JSON."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None

@@ -36,6 +36,7 @@ def encode_tools(tools: Iterable[Any]) -> list[dict[str, Any]]:
                     "name": tool.name,
                     "description": tool.description,
                     "parameters_json_schema": tool.parameters,
+                    **tool.provider_options("gemini"),
                 }
             )
     if declarations:

@@ -10,7 +10,7 @@ inside), configured per prompt class instead of through the global `genai.config
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +18,13 @@ from .._clients import ClientCache, require_module
 from .._connections import Connections, RequestSockets
 from ..errors import ConfigurationError, MirastreamError
 from ..messages import Message
-from ..tools._specs import executable_tools
 from ._client import settings
-from ._decode import GeminiDecoder, read_proto
+from ._decode import GeminiDecoder
 from ._encode import encode_messages, generation_settings
 from ._errors import convert_legacy_error
-from ._legacy_sockets import sending, track_sockets
+from ._legacy_read import legacy_reader, raw_elements
+from ._legacy_schema import declared_schemas, legacy_schema, legacy_tools
+from ._legacy_sockets import LegacyExchange, sending, track_sockets
 from .chunk import GeminiLegacyResponseChunk
 from .params import GeminiCallParams
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 # Fields the legacy protos (google-ai-generativelanguage 0.6.15) have no place for.
 _UNSUPPORTED = ("seed", "thinking_config", "http_options")
 # `GenerateContentRequest` fields; the other config fields belong to `generation_config`.
-_REQUEST_FIELDS = ("safety_settings", "tools", "tool_config")
+_REQUEST_FIELDS = ("safety_settings", "tool_config")
 
 _CLIENTS = ClientCache()
 
@@ -41,14 +42,15 @@ _CLIENTS = ClientCache()
 def request_body(params: GeminiCallParams, messages: Iterable[Message]) -> dict[str, Any]:
     """The `GenerateContentRequest` of the legacy client, as its JSON body (snake_case keys).
 
+    Tools become function declarations whose parameters (like a `response_schema` dict)
+    are translated from JSON schema into the legacy `Schema` proto (`_legacy_schema`).
+
     Raises:
-        ConfigurationError: a parameter the legacy protos cannot carry is set.
+        ConfigurationError: a parameter or schema the legacy protos cannot carry is set.
     """
     unsupported = [name for name in _UNSUPPORTED if getattr(params, name) is not None]
     if isinstance(params.response_schema, type):
         unsupported.append("response_schema (a model class; give a schema dict)")
-    if executable_tools(params.tools):
-        unsupported.append("tools that mirastream runs (functions, models, CodeInterpreter)")
     if unsupported:
         raise ConfigurationError(
             f"the legacy Gemini client cannot send {', '.join(unsupported)}: google-generativeai's "
@@ -62,10 +64,14 @@ def request_body(params: GeminiCallParams, messages: Iterable[Message]) -> dict[
     }
     if system is not None:
         body["system_instruction"] = system
-    generation = generation_settings(params)
+    if params.tools:
+        body["tools"] = legacy_tools(params.tools)
+    generation = generation_settings(params.model_copy(update={"tools": None}))
     for name in _REQUEST_FIELDS:
         if name in generation:
             body[name] = generation.pop(name)
+    if params.response_schema is not None:
+        generation["response_schema"] = legacy_schema(params.response_schema, "response_schema")
     generation.update(params.extra_config or {})
     if generation:
         body["generation_config"] = generation
@@ -93,13 +99,21 @@ def legacy_client(prompt_class: Any) -> GenerativeServiceClient:
     api_key, base_url = settings(prompt_class)
     require_module("google.generativeai", extra="gemini-legacy")
     from google.ai.generativelanguage import GenerativeServiceClient
+    from google.auth.api_key import Credentials
+    from google.auth.credentials import AnonymousCredentials
 
-    options: dict[str, str] = {"api_key": api_key}
+    options: dict[str, str] = {}
     if base_url is not None:
         options["api_endpoint"] = base_url.rstrip("/")
 
     def make() -> GenerativeServiceClient:
-        client = GenerativeServiceClient(transport="rest", client_options=options)
+        # The key as `api_key` credentials, as the client makes from `client_options.api_key`.
+        credentials = (
+            Credentials(api_key)  # type: ignore[no-untyped-call]
+            if api_key
+            else AnonymousCredentials()  # type: ignore[no-untyped-call]
+        )
+        client = GenerativeServiceClient(transport="rest", credentials=credentials, client_options=options)
         track_sockets(client)
         return client
 
@@ -134,6 +148,10 @@ async def _in_thread(responses: Iterator[Any]) -> AsyncGenerator[Any, None]:
 class GeminiLegacyCall:
     """Sends one `stream_generate_content` request through the legacy REST service client.
 
+    With the default clients the answer is read from the HTTP response the transport
+    opened (`_legacy_read`), so that thoughts, thought-token counts, the response id and
+    errors inside the stream survive; with a client of your own, from the protos it yields.
+
     The package has no async REST transport (its async client only speaks gRPC), so
     `send_async` runs the blocking REST stream in worker threads. With the default clients,
     stopping a stream shuts its socket down first, so that a worker blocked in a read
@@ -144,59 +162,85 @@ class GeminiLegacyCall:
     provider = "gemini"
 
     def __init__(
-        self, request: GenerateContentRequest, *, client: GenerativeServiceClient, timeout: float | None
+        self,
+        request: GenerateContentRequest,
+        *,
+        client: GenerativeServiceClient,
+        timeout: float | None,
+        schemas: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._request = request
         self._client = client
         self._timeout = timeout
+        self._schemas = schemas or {}
         self._connections = Connections()
 
     def decoder(self) -> GeminiDecoder[GeminiLegacyResponseChunk]:
-        return GeminiDecoder(GeminiLegacyResponseChunk, read_proto)
+        return GeminiDecoder(GeminiLegacyResponseChunk, legacy_reader(self._schemas))
 
-    def _open(self, sockets: RequestSockets) -> Iterator[Any]:
+    def _open(self, exchange: LegacyExchange) -> tuple[Any, Iterator[Any]]:
+        """Send the request; the SDK's response iterator and the items to decode."""
         # `retry=None`: mirastream's own policy retries; google-api-core's would do it twice over.
         options: dict[str, Any] = {"retry": None}
         if self._timeout is not None:
             options["timeout"] = self._timeout
-        with sending(sockets):
-            return iter(self._client.stream_generate_content(self._request, **options))
+        with sending(exchange):
+            responses = self._client.stream_generate_content(self._request, **options)
+        if exchange.response is not None:  # a default client: read the body raw
+            return responses, raw_elements(exchange.response)
+        return responses, iter(responses)
 
     @contextmanager
     def send(self) -> Iterator[Iterator[Any]]:
-        sockets = RequestSockets(self._connections)
+        exchange = LegacyExchange(RequestSockets(self._connections))
         try:
-            responses = self._open(sockets)
+            responses, items = self._open(exchange)
             try:
-                yield responses
+                yield items
             finally:
                 _cancel(responses)
         finally:
-            sockets.forget()
+            exchange.sockets.forget()
 
     @asynccontextmanager
     async def send_async(self) -> AsyncIterator[AsyncIterator[Any]]:
-        sockets = RequestSockets(self._connections)
+        exchange = LegacyExchange(RequestSockets(self._connections))
         try:
             try:
-                responses = await _to_thread(self._open, sockets)
+                responses, items = await _to_thread(self._open, exchange)
             except BaseException:
-                sockets.shut_down()  # a worker still waiting for the headers gives up now
+                exchange.sockets.shut_down()  # a worker still waiting for the headers gives up now
                 raise
             try:
-                async with aclosing(_in_thread(responses)) as items:
-                    yield items
+                async with aclosing(_in_thread(items)) as threaded:
+                    yield threaded
             except BaseException:
-                sockets.shut_down()  # stopped early: a worker blocked in a read returns now
+                exchange.sockets.shut_down()  # stopped early: a worker blocked in a read returns now
                 raise
             finally:
                 _cancel(responses)
         finally:
-            sockets.forget()
+            exchange.sockets.forget()
 
     def abort(self) -> None:
         """Shut the live connection down, from any thread: a blocked read returns at once."""
         self._connections.abort()
 
+    def interrupt(self) -> None:
+        """Shut the live connection down, from any thread; the call may be sent again."""
+        self._connections.interrupt()
+
     def convert_error(self, error: Exception) -> MirastreamError | None:
         return convert_legacy_error(error)
+
+
+def legacy_call(
+    body: dict[str, Any], *, client: GenerativeServiceClient, timeout: float | None
+) -> GeminiLegacyCall:
+    """The call for a request `body` (see `request_body`), checked by the request proto."""
+    return GeminiLegacyCall(
+        request_proto(body),
+        client=client,
+        timeout=timeout,
+        schemas=declared_schemas(body.get("tools") or []),
+    )

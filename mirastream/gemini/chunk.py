@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..chunks import ResponseChunk, ToolCallDelta
-from ..responses import FinishReason, Usage
+from ..chunks import ChunkFields, ResponseChunk
 from ._native import NativeResponses
 
 if TYPE_CHECKING:
     from google import generativeai
     from google.ai import generativelanguage
     from google.genai.types import Candidate, Content, GenerateContentResponse
+    from typing_extensions import Unpack
 
 __all__ = ["GeminiLegacyResponseChunk", "GeminiResponseChunk"]
 
@@ -29,27 +29,11 @@ class GeminiChunkBase(ResponseChunk):
 
     provider: ClassVar[str] = "gemini"
 
-    def __init__(
-        self,
-        payload: dict[str, Any],
-        source: Any,
-        content: str,
-        thinking: str,
-        tool_calls: tuple[ToolCallDelta, ...],
-        finish_reason: FinishReason | None,
-        usage: Usage | None,
-        choice_index: int = 0,
-    ) -> None:
+    def __init__(self, payload: dict[str, Any], source: Any, **fields: Unpack[ChunkFields]) -> None:
+        super().__init__(**fields)
         self._payload = payload
         self._source = source
-        self._native: Any = None
         self._choices: list[Any] | None = None
-        self.content = content
-        self.thinking = thinking
-        self.tool_calls = tool_calls
-        self.finish_reason = finish_reason
-        self.usage = usage
-        self.choice_index = choice_index
 
     def _candidates(self) -> Any:
         """The native object's candidates (`None` or a sequence)."""
@@ -62,12 +46,6 @@ class GeminiChunkBase(ResponseChunk):
         if choices is None:
             choices = self._choices = list(self._candidates() or ())
         return choices
-
-    @property
-    def choice(self) -> Any | None:
-        """The first candidate, or `None` when the response has none."""
-        choices = self.choices
-        return choices[0] if choices else None
 
     @property
     def delta(self) -> Any | None:
@@ -129,8 +107,8 @@ class GeminiResponseChunk(GeminiChunkBase):
     @property
     def choice(self) -> Candidate | None:
         """The first candidate, or `None`."""
-        choices = self.choices
-        return choices[0] if choices else None
+        choice: Candidate | None = super().choice
+        return choice
 
     @property
     def delta(self) -> Content | None:
@@ -173,8 +151,8 @@ class GeminiLegacyResponseChunk(GeminiChunkBase):
     @property
     def choice(self) -> generativelanguage.Candidate | None:
         """The first candidate, or `None`."""
-        choices = self.choices
-        return choices[0] if choices else None
+        choice: generativelanguage.Candidate | None = super().choice
+        return choice
 
     @property
     def delta(self) -> generativelanguage.Content | None:

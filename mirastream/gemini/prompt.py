@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["GeminiPrompt"]
 
 
-class GeminiPrompt(ProviderPrompt[GeminiResponseChunk]):
+class GeminiPrompt(ProviderPrompt[GeminiCallParams, GeminiResponseChunk]):
     """A prompt class that streams from the Gemini API (`google-genai` SDK).
 
     Class attributes (all optional):
@@ -45,7 +45,7 @@ class GeminiPrompt(ProviderPrompt[GeminiResponseChunk]):
     base_url: ClassVar[str | None] = None
     client: ClassVar[Client | None] = None
 
-    def _encode(self, params: Any, messages: Sequence[Message]) -> dict[str, Any]:
+    def _encode(self, params: GeminiCallParams, messages: Sequence[Message]) -> dict[str, Any]:
         return request_kwargs(params, messages)
 
     def request_kwargs(self, **call_params: Any) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class GeminiPrompt(ProviderPrompt[GeminiResponseChunk]):
                 config["http_options"] = {**http_options, "timeout": round(timeouts.idle * 1000)}
         return {**kwargs, "config": types.GenerateContentConfig.model_validate(config)}
 
-    def _sync_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
+    def _sync_calls(self, params: GeminiCallParams, timeouts: Timeouts) -> CallFactory[GeminiResponseChunk]:
         clients = sync_clients(type(self))
         if clients.http is None:
             return lambda messages: GeminiClientCall(
@@ -89,7 +89,7 @@ class GeminiPrompt(ProviderPrompt[GeminiResponseChunk]):
             self._validated(request_kwargs(params, messages), None), clients=clients, timeouts=timeouts
         )
 
-    def _async_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
+    def _async_calls(self, params: GeminiCallParams, timeouts: Timeouts) -> CallFactory[GeminiResponseChunk]:
         factory = async_clients_factory(type(self))
         if type(self).client is not None:
             return lambda messages: GeminiClientCall(

@@ -17,6 +17,7 @@ def encode_tool(tool: Any) -> dict[str, Any]:
     if isinstance(tool, dict):
         return tool
     function = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+    function.update(tool.provider_options("openai"))
     return {"type": "function", "function": function}
 
 

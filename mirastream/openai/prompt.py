@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIPrompt"]
 
 
-class OpenAIPrompt(ProviderPrompt[OpenAIResponseChunk]):
+class OpenAIPrompt(ProviderPrompt[OpenAICallParams, OpenAIResponseChunk]):
     """A prompt class that streams from the Chat Completions API.
 
     Class attributes (all optional):
@@ -43,14 +43,14 @@ class OpenAIPrompt(ProviderPrompt[OpenAIResponseChunk]):
     client: ClassVar[OpenAI | None] = None
     async_client: ClassVar[AsyncOpenAI | None] = None
 
-    def _encode(self, params: Any, messages: Sequence[Message]) -> dict[str, Any]:
+    def _encode(self, params: OpenAICallParams, messages: Sequence[Message]) -> dict[str, Any]:
         return request_kwargs(params, messages)
 
-    def _sync_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
+    def _sync_calls(self, params: OpenAICallParams, timeouts: Timeouts) -> CallFactory[OpenAIResponseChunk]:
         client = CLIENTS.sync_client(type(self))
         return lambda messages: OpenAICall(request_kwargs(params, messages), client=client, timeouts=timeouts)
 
-    def _async_calls(self, params: Any, timeouts: Timeouts) -> CallFactory:
+    def _async_calls(self, params: OpenAICallParams, timeouts: Timeouts) -> CallFactory[OpenAIResponseChunk]:
         factory = CLIENTS.async_client_factory(type(self))
         return lambda messages: OpenAICall(
             request_kwargs(params, messages), async_client=factory, timeouts=timeouts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..messages import Message, ToolCall
+from ..messages import Message, ThinkingBlock, ToolCall
 from ._wire import Wire
 
 
@@ -78,10 +78,17 @@ def _anthropic(body: dict[str, Any]) -> list[Message]:
             continue
         texts: list[str] = []
         calls: list[ToolCall] = []
+        thinking: list[ThinkingBlock] = []
         for block in content or ():
             kind = block.get("type")
             if kind == "text":
                 texts.append(str(block.get("text", "")))
+            elif kind == "thinking":
+                text, signature = str(block.get("thinking", "")), str(block.get("signature", ""))
+                thinking.append(ThinkingBlock(provider="anthropic", thinking=text, signature=signature))
+            elif kind == "redacted_thinking":
+                data = str(block.get("data", ""))
+                thinking.append(ThinkingBlock(provider="anthropic", type="redacted_thinking", data=data))
             elif kind == "tool_use":
                 arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
                 calls.append(ToolCall.from_raw(block.get("id", ""), block.get("name", ""), arguments))
@@ -92,8 +99,86 @@ def _anthropic(body: dict[str, Any]) -> list[Message]:
                 name = names.get(call_id or "")
                 result.append(Message(role="tool", content=output, tool_call_id=call_id, name=name))
         if texts or calls:
-            result.append(Message(role=role, content="".join(texts), tool_calls=tuple(calls)))
+            message = Message(
+                role=role, content="".join(texts), tool_calls=tuple(calls), thinking_blocks=tuple(thinking)
+            )
+            result.append(message)
     return result
+
+
+def rejection(wire: Wire, body: Any) -> str | None:
+    """Why the real API would reject this request with HTTP 400, or `None` when it would not.
+
+    Checked: with extended thinking on, the Messages API wants the assistant turn whose tool
+    calls the request answers to start with its thinking blocks, each whole (a `thinking`
+    block with its `signature`, or a `redacted_thinking` block with its `data`).
+    """
+    if wire != "anthropic" or not isinstance(body, dict):
+        return None
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return None
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for position, message in enumerate(messages):
+        problem = _thinking_problem(position, message)
+        if problem is not None:
+            return problem
+    last_turn = _last_tool_use_turn(messages)
+    if last_turn is None:
+        return None
+    position, content = last_turn
+    first = content[0] if content and isinstance(content[0], dict) else {}
+    if first.get("type") not in ("thinking", "redacted_thinking"):
+        found = first.get("type", "nothing")
+        return (
+            f"messages.{position}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+            f"`{found}`. When `thinking` is enabled, a final `assistant` message must start with a "
+            "thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We "
+            "recommend you include thinking blocks from previous turns. To avoid this requirement, "
+            "disable `thinking`."
+        )
+    return None
+
+
+def _thinking_problem(position: int, message: Any) -> str | None:
+    """A thinking block of an assistant message that lacks its signature (or its data)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, list) or message.get("role") != "assistant":
+        return None
+    for number, block in enumerate(content):
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "thinking" and not (
+            isinstance(block.get("signature"), str) and block["signature"]
+        ):
+            return f"messages.{position}.content.{number}.thinking.signature: Field required"
+        if block.get("type") == "redacted_thinking" and not (
+            isinstance(block.get("data"), str) and block["data"]
+        ):
+            return f"messages.{position}.content.{number}.redacted_thinking.data: Field required"
+    return None
+
+
+def _last_tool_use_turn(messages: list[Any]) -> tuple[int, list[Any]] | None:
+    """The assistant turn with `tool_use` blocks that the request's last message answers."""
+    if len(messages) < 2:
+        return None
+    last, previous = messages[-1], messages[-2]
+    if not (isinstance(last, dict) and isinstance(previous, dict)):
+        return None
+    results = last.get("content")
+    if last.get("role") != "user" or not isinstance(results, list):
+        return None
+    if not any(isinstance(block, dict) and block.get("type") == "tool_result" for block in results):
+        return None
+    content = previous.get("content")
+    if previous.get("role") != "assistant" or not isinstance(content, list):
+        return None
+    if not any(isinstance(block, dict) and block.get("type") == "tool_use" for block in content):
+        return None
+    return len(messages) - 2, content
 
 
 def _response_text(response: Any) -> str:

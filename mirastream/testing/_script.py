@@ -15,18 +15,6 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..responses import FinishReason, Usage
 
-__all__ = [
-    "Call",
-    "Disconnect",
-    "ErrorEvent",
-    "ErrorReply",
-    "Pause",
-    "Step",
-    "Text",
-    "Thinking",
-    "Turn",
-]
-
 _FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
 
 

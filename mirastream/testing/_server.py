@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from ..errors import ConfigurationError
+from . import _requests
 from ._render import Scripted, render_for
 from ._reply import RecordedRequest, Reply
 from ._script import ErrorReply, Turn
@@ -182,6 +183,10 @@ class ReplayServer:
             self.requests.append(request)
 
     def _answer(self, request: RecordedRequest) -> Reply:
+        wire = request.wire
+        problem = None if wire is None else _requests.rejection(wire, request._body())
+        if wire is not None and problem is not None:  # the real API answers 400; the queue waits
+            return render_for(ErrorReply(400, problem), RenderContext(wire))
         queued = self.next_reply()
         if queued is None:
             return self._failure(request, "no reply was queued for it")

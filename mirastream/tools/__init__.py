@@ -4,6 +4,8 @@
   or model put in `call_params.tools` becomes one.
 - `CodeInterpreter`: lets the model run Python (a persistent Jupyter kernel) or shell code
   in a child process, with limits, confirmation and streamed output.
+- `Tool`: the protocol both implement; write your own tool against it (`BaseTool` gives the
+  defaults), yielding its events and ending with a `ToolOutput`.
 
 Importing this package starts nothing and imports no Jupyter code; sessions start on first use.
 """
@@ -13,20 +15,38 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_names
 
 if TYPE_CHECKING:
+    from ._protocol import ArgumentWatcher, BaseTool, Prewarm, Tool, ToolArgumentsError, ToolOutput
     from .code_interpreter import CodeInterpreter, ConfirmPolicy
     from .execution.limits import Limits
-    from .function import FunctionTool, ToolArgumentsError, as_tool
+    from .function import FunctionTool, as_tool
 
 _HOMES = {
     "CodeInterpreter": "code_interpreter",
     "ConfirmPolicy": "code_interpreter",
     "Limits": "execution.limits",
     "FunctionTool": "function",
-    "ToolArgumentsError": "function",
+    "ToolArgumentsError": "_protocol",
+    "ArgumentWatcher": "_protocol",
+    "BaseTool": "_protocol",
+    "Prewarm": "_protocol",
+    "Tool": "_protocol",
+    "ToolOutput": "_protocol",
     "as_tool": "function",
 }
 
-__all__ = ["CodeInterpreter", "ConfirmPolicy", "FunctionTool", "Limits", "ToolArgumentsError", "as_tool"]
+__all__ = [
+    "ArgumentWatcher",
+    "BaseTool",
+    "CodeInterpreter",
+    "ConfirmPolicy",
+    "FunctionTool",
+    "Limits",
+    "Prewarm",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolOutput",
+    "as_tool",
+]
 
 
 # Each tool loads on first use: a provider package reading `tools._specs` pays for none.

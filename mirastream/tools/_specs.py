@@ -7,13 +7,13 @@ from typing import Any
 
 
 def normalise_tools(items: Sequence[Any]) -> list[Any]:
-    """Keep provider dicts and tool objects; turn functions and pydantic models into `FunctionTool`s."""
-    from .code_interpreter import CodeInterpreter
-    from .function import FunctionTool, as_tool
+    """Keep provider dicts and `Tool`s; turn functions and pydantic models into `FunctionTool`s."""
+    from ._protocol import Tool
+    from .function import as_tool
 
     tools: list[Any] = []
     for item in items:
-        if isinstance(item, (dict, FunctionTool, CodeInterpreter)):
+        if isinstance(item, (dict, Tool)) and not isinstance(item, type):
             tools.append(item)
         else:
             tools.append(as_tool(item))

@@ -12,27 +12,21 @@ import importlib
 import inspect
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .._clients import ClientCache
-from ..events import (
-    ActiveLineEvent,
-    CodeEvent,
-    ConfirmationEvent,
-    ConsoleEvent,
-    Event,
-    ImageEvent,
-    MarkerEvent,
-)
-from ._json_fields import JSONFieldStream
+from ..errors import ConfigurationError
+from ..events import ConfirmationEvent, Event, MarkerEvent
+from ._code_events import LANGUAGES, CodeWatcher, OutputCollector, language_of
+from ._protocol import ToolArgumentsError, ToolOutput
 from .execution.limits import Limits
 
 if TYPE_CHECKING:
     import asyncio
 
-    from .execution._session import BackgroundStart
-    from .execution.events import ExecutionEvent
+    from ..messages import ToolCall
+    from .execution._child import BackgroundStart
     from .execution.python import PythonSession
     from .execution.shell import ShellSession
 
@@ -40,15 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CodeInterpreter", "ConfirmPolicy"]
 
-LANGUAGES = ("python", "shell")
-_ALIASES = {
-    "python": "python",
-    "python3": "python",
-    "py": "python",
-    "shell": "shell",
-    "bash": "shell",
-    "sh": "shell",
-}
+DENIED = "The user declined to run this code."
 
 ConfirmPolicy = Literal["ask", "auto"] | Callable[[ConfirmationEvent], bool | Awaitable[bool]]
 """How code gets approved: `"ask"` (the consumer decides, see `ConfirmationEvent`),
@@ -64,11 +50,6 @@ _KERNEL_MODULES = (
 )
 """What launching a Python kernel imports (half a second): a prewarm loads it first, off the
 event loop, and launches nothing if the stream stopped meanwhile."""
-
-
-def language_of(name: str | None) -> str | None:
-    """The session language for a name the model used (`bash` → `shell`), or `None`."""
-    return _ALIASES.get((name or "").strip().lower())
 
 
 class CodeInterpreter:
@@ -101,6 +82,8 @@ class CodeInterpreter:
     """
 
     name: ClassVar[str] = "execute"
+    runs_code: ClassVar[bool] = True
+    """Its calls run code: the Assistant-run view shows them as `code_interpreter` steps."""
 
     def __init__(
         self,
@@ -267,6 +250,104 @@ class CodeInterpreter:
         if not (session.alive or session.starting):
             await session.background_start().arun()
 
+    # The Tool protocol ---------------------------------------------------------------------
+
+    def provider_options(self, provider: str) -> dict[str, Any]:
+        """Anthropic: fine-grained tool streaming, so the code arrives as the model writes it."""
+        return {"eager_input_streaming": True} if provider == "anthropic" else {}
+
+    def watch(self, call_id: str | None) -> CodeWatcher:
+        """Streams the code of one call as `CodeEvent`s between code start and end markers."""
+        return CodeWatcher(call_id)
+
+    def warm(self) -> WarmUp | None:
+        """With `prewarm`, start the Python session as a sync stream begins (see `warm_up`)."""
+        return self.warm_up() if self.prewarm else None
+
+    def awarm(self) -> asyncio.Task[None] | None:
+        """With `prewarm`, start the Python session as an async stream begins."""
+        return self.warm_up_async() if self.prewarm else None
+
+    def _checked(self, call: ToolCall) -> tuple[str, str]:
+        """The language and code of `call`, or a `ToolArgumentsError` written for the model."""
+        arguments = call.arguments or {}
+        language = language_of(arguments.get("language"))
+        code = arguments.get("code")
+        if language not in self.languages:
+            raise ToolArgumentsError(
+                f"Unknown language {arguments.get('language')!r}; use one of: {', '.join(self.languages)}.",
+                tool_name=self.name,
+            )
+        if not isinstance(code, str) or not code.strip():
+            raise ToolArgumentsError("The `code` argument must be a non-empty string.", tool_name=self.name)
+        return language, code
+
+    def _confirmation(self, call: ToolCall) -> tuple[ConfirmationEvent, bool | Awaitable[bool] | None]:
+        """Check `call`'s arguments, then make its confirmation event and apply the policy to it."""
+        language, code = self._checked(call)
+        confirmation = ConfirmationEvent(language, code, call.id)
+        return confirmation, self.decide(confirmation)
+
+    @staticmethod
+    def _confirmed(confirmation: ConfirmationEvent) -> Iterator[Event | ToolOutput]:
+        """Yield `confirmation` (the consumer may decide on it), then the denial when it was denied.
+
+        Stopping at the confirmation means the code never runs.
+        """
+        yield confirmation
+        if confirmation.decision is False:
+            yield ToolOutput(DENIED, is_error=True)
+
+    def run(self, call: ToolCall) -> Iterator[Event | ToolOutput]:
+        """Ask for confirmation, then run the code in the sync session, streaming its output."""
+        confirmation, decision = self._confirmation(call)
+        if inspect.isawaitable(decision):
+            if inspect.iscoroutine(decision):
+                decision.close()
+            raise ConfigurationError("the code interpreter's confirm callback is async: use stream_async()")
+        yield from self._confirmed(confirmation)
+        if confirmation.decision is False:
+            return
+        collector = OutputCollector(self.max_output_chars)
+        executions = self.session(confirmation.language).execute(confirmation.code)
+        yield _console(start=True)
+        try:
+            for item in executions:
+                event = collector.event(item)
+                if event is not None:
+                    yield event
+        except BaseException:
+            # The consumer stopped (or the loop failed) mid-run: stop the code and its children.
+            getattr(executions, "close")()  # noqa: B009  (a generator: stops the code)
+            self.discard_session(confirmation.language)
+            raise
+        yield _console(start=False)
+        yield ToolOutput(*collector.result())
+
+    async def arun(self, call: ToolCall) -> AsyncIterator[Event | ToolOutput]:
+        """The async twin of `run`: an async confirm callback is awaited."""
+        confirmation, decision = self._confirmation(call)
+        if inspect.isawaitable(decision):
+            (confirmation.approve if await decision else confirmation.deny)()
+        for step in self._confirmed(confirmation):
+            yield step
+        if confirmation.decision is False:
+            return
+        collector = OutputCollector(self.max_output_chars)
+        executions = self.async_session(confirmation.language).aexecute(confirmation.code)
+        yield _console(start=True)
+        try:
+            async for item in executions:
+                event = collector.event(item)
+                if event is not None:
+                    yield event
+        except BaseException:
+            await getattr(executions, "aclose")()  # noqa: B009  (an async generator: stops the code)
+            await self.adiscard_session(confirmation.language)
+            raise
+        yield _console(start=False)
+        yield ToolOutput(*collector.result())
+
     # Decisions --------------------------------------------------------------------------
 
     def decide(self, event: ConfirmationEvent) -> bool | Awaitable[bool] | None:
@@ -312,146 +393,5 @@ def _load_kernel_modules() -> None:
             return  # the start itself reports the missing extra, with its install hint
 
 
-class CodeWatcher:
-    """Turns a code-interpreter call's streamed arguments into `code` events, in one pass.
-
-    The code is held back until its language is known (models usually write `language`
-    first), then streams piece by piece between a start and an end marker.
-    """
-
-    __slots__ = ("_buffer", "_call_id", "_code_done", "_ended", "_fields", "_language", "_started")
-
-    def __init__(self, call_id: str | None) -> None:
-        self._fields = JSONFieldStream(("language", "code"))
-        self._call_id = call_id
-        self._language: str | None = None
-        self._buffer: list[str] = []
-        self._started = self._ended = self._code_done = False
-
-    def feed(self, arguments: str) -> list[Event]:
-        """Events for the next piece of the arguments text."""
-        return self._events(self._fields.feed(arguments))
-
-    def finish(self) -> list[Event]:
-        """Events at the end of the call: whatever code is left, and the end marker."""
-        events = self._events(self._fields.finish())
-        if self._language is None:
-            self._language = language_of(self._fields.value("language")) or "python"
-            events.extend(self._flush())
-        return events + self._end()
-
-    def _events(self, deltas: Any) -> list[Event]:
-        events: list[Event] = []
-        for delta in deltas:
-            if delta.field == "language":
-                if delta.done and self._language is None:
-                    self._language = language_of(self._fields.value("language")) or "python"
-                    events.extend(self._flush())
-                    if self._code_done:
-                        events.extend(self._end())
-                continue
-            if delta.text:
-                if self._language is None:
-                    self._buffer.append(delta.text)
-                else:
-                    events.extend(self._code(delta.text))
-            if delta.done:
-                self._code_done = True
-                if self._language is not None:
-                    events.extend(self._end())
-        return events
-
-    def _flush(self) -> list[Event]:
-        if not self._buffer:
-            return []
-        text, self._buffer = "".join(self._buffer), []
-        return self._code(text)
-
-    def _code(self, text: str) -> list[Event]:
-        assert self._language is not None
-        events: list[Event] = []
-        if not self._started:
-            self._started = True
-            fence = f"\n```{self._language}\n"
-            events.append(MarkerEvent("assistant", "code", self._language, start=True, content=fence))
-        events.append(CodeEvent(self._language, text, self._call_id))
-        return events
-
-    def _end(self) -> list[Event]:
-        if not self._started or self._ended:
-            return []
-        self._ended = True
-        return [MarkerEvent("assistant", "code", self._language, start=False, content="\n```\n")]
-
-
-class OutputCollector:
-    """Maps a run's execution events to stream events and keeps the model's (capped) copy."""
-
-    __slots__ = ("_head", "_limit", "_omitted", "_tail", "_tail_size", "finished")
-
-    def __init__(self, max_chars: int) -> None:
-        self._limit = max_chars
-        self._head: list[str] = []
-        self._tail: list[str] = []
-        self._tail_size = 0
-        self._omitted = 0
-        self.finished: Any = None
-
-    def _keep(self, text: str) -> None:
-        head_room = self._limit // 2 - sum(map(len, self._head))
-        if head_room > 0:
-            self._head.append(text[:head_room])
-            text = text[head_room:]
-        if not text:
-            return
-        self._tail.append(text)
-        self._tail_size += len(text)
-        budget = self._limit - self._limit // 2
-        while self._tail_size > budget and self._tail:
-            excess = self._tail_size - budget
-            first = self._tail[0]
-            if len(first) <= excess:
-                self._tail.pop(0)
-                self._tail_size -= len(first)
-                self._omitted += len(first)
-            else:
-                self._tail[0] = first[excess:]
-                self._tail_size -= excess
-                self._omitted += excess
-
-    def event(self, item: ExecutionEvent) -> Event | None:
-        """The stream event for one execution event (`None` for the final status)."""
-        from .execution.events import ActiveLine, Finished, Image, Output
-
-        if isinstance(item, Output):
-            self._keep(item.text)
-            return ConsoleEvent(item.text, item.stream)
-        if isinstance(item, ActiveLine):
-            return ActiveLineEvent(item.line)
-        if isinstance(item, Image):
-            self._keep(f"[image: {item.mime}]\n")
-            return ImageEvent(item.mime, item.data)
-        if isinstance(item, Finished):
-            self.finished = item
-        return None
-
-    def result(self) -> tuple[str, bool]:
-        """The text sent back to the model, and whether the run failed."""
-        output = "".join(self._head)
-        if self._omitted:
-            output += f"\n[... {self._omitted} characters of output omitted ...]\n"
-        output += "".join(self._tail)
-        finished = self.finished
-        status = getattr(finished, "status", "ok")
-        if not output.strip():
-            output = "(no output)"
-        if status == "ok":
-            return output, False
-        error = getattr(finished, "error", None)
-        note = {
-            "error": "The code raised an error",
-            "timeout": "The code was stopped: it ran past its time limit",
-            "interrupted": "The code was interrupted",
-            "killed": "The code was killed",
-        }.get(status, f"The code ended with status {status}")
-        return f"{output}\n[{note}{': ' + error if error else ''}]", True
+def _console(start: bool) -> MarkerEvent:
+    return MarkerEvent("computer", "console", start=start)

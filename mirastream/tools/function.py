@@ -11,13 +11,17 @@ import functools
 import inspect
 import json
 import re
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, get_args, get_origin
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
-from ..errors import ConfigurationError, MirastreamError
+from ..errors import ConfigurationError
+from ._protocol import ToolArgumentsError, ToolOutput
+
+if TYPE_CHECKING:
+    from ..messages import ToolCall
 
 __all__ = ["FunctionTool", "ToolArgumentsError", "as_tool", "format_result"]
 
@@ -48,23 +52,6 @@ _SUBSCHEMAS = frozenset(
         "prefixItems",
     }
 )
-
-
-class ToolArgumentsError(MirastreamError, ValueError):
-    """The arguments the model sent for a tool do not fit its parameters.
-
-    The message lists every bad argument and is meant to be sent back to the model.
-
-    Attributes:
-        tool_name: the name of the tool.
-        errors: pydantic's error details (`ValidationError.errors()`), empty when the
-            arguments were not a JSON object at all.
-    """
-
-    def __init__(self, message: str, *, tool_name: str, errors: list[Any] | None = None) -> None:
-        super().__init__(message)
-        self.tool_name = tool_name
-        self.errors = errors or []
 
 
 class FunctionTool:
@@ -292,6 +279,50 @@ class FunctionTool:
             result = await result
         return result
 
+    # The Tool protocol ---------------------------------------------------------------------
+
+    def provider_options(self, provider: str) -> dict[str, Any]:
+        """No provider-specific keys."""
+        return {}
+
+    def watch(self, call_id: str | None) -> None:
+        """Nothing streams while the model writes a function call."""
+        return None
+
+    def run(self, call: ToolCall) -> Iterator[ToolOutput]:
+        """Validate `call`'s arguments and call the function; its result as text for the model.
+
+        An exception from the function is reported to the model as an error result.
+        """
+        arguments = self.validate(call.arguments)
+        try:
+            result = format_result(self.call(arguments))
+        except Exception as error:
+            yield _failure(error)
+            return
+        yield ToolOutput(result)
+
+    async def arun(self, call: ToolCall) -> AsyncIterator[ToolOutput]:
+        """The async twin of `run`: async functions are awaited."""
+        arguments = self.validate(call.arguments)
+        try:
+            result = format_result(await self.acall(arguments))
+        except Exception as error:
+            yield _failure(error)
+            return
+        yield ToolOutput(result)
+
+    def warm(self) -> None:
+        """Nothing to start."""
+        return None
+
+    def awarm(self) -> None:
+        """Nothing to start."""
+        return None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
     def __repr__(self) -> str:
         kind = "model" if self._function is None else "async function" if self._is_async else "function"
         return f"FunctionTool(name={self.name!r}, {kind})"
@@ -332,6 +363,10 @@ def as_tool(obj: FunctionTool | Callable[..., Any] | type[BaseModel]) -> Functio
     raise TypeError(
         f"cannot make a tool from {type(obj).__name__}: pass a function or a pydantic model class"
     )
+
+
+def _failure(error: Exception) -> ToolOutput:
+    return ToolOutput(f"The tool raised {type(error).__name__}: {error}", is_error=True)
 
 
 def format_result(value: Any) -> str:

@@ -106,7 +106,7 @@ def test_a_message_delta_without_stop_reason_finishes_nothing() -> None:
     [
         ("end_turn", "stop"),
         ("stop_sequence", "stop"),
-        ("pause_turn", "stop"),
+        ("pause_turn", "paused"),
         ("max_tokens", "length"),
         ("model_context_window_exceeded", "length"),
         ("tool_use", "tool_calls"),
@@ -261,12 +261,19 @@ def test_events_that_break_the_format_are_malformed(data: bytes) -> None:
         decoder.feed(ServerSentEvent("content_block_delta", data))
 
 
-def test_finish_requires_message_stop() -> None:
-    decoder, _ = decode(message_start(), message_delta("end_turn"))
+def test_finish_requires_the_stop_reason_or_message_stop() -> None:
+    decoder, _ = decode(message_start(), message_delta(None))
     with pytest.raises(StreamInterrupted):
         decoder.finish()
     decoder.feed(event({"type": "message_stop"}))
     decoder.finish()
+
+
+def test_a_message_whose_stop_reason_arrived_is_whole_without_message_stop() -> None:
+    # As with the SDK, which never waits for message_stop: the stream may end right after it.
+    decoder, _ = decode(message_start(), message_delta("end_turn"))
+    decoder.finish()
+    assert decoder.response().finish_reason == "stop"
 
 
 @settings(max_examples=50, deadline=None)

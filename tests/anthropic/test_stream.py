@@ -26,8 +26,8 @@ from anthropic.types import (
 )
 from anthropic.types.raw_message_delta_event import Delta as MessageDelta
 
-from mirastream import Response, ToolCall, ToolCallDelta, Usage
-from mirastream.anthropic import AnthropicCallParams, AnthropicPrompt, AnthropicResponseChunk
+from mirastream import ToolCall, ToolCallDelta, Usage
+from mirastream.anthropic import AnthropicCallParams, AnthropicPrompt
 from mirastream.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -41,6 +41,7 @@ from mirastream.errors import (
 )
 
 from ..loopback import LoopbackServer, Reply, transcript
+from ..reading import consume
 
 
 class RecipeRecommender(AnthropicPrompt):
@@ -62,32 +63,6 @@ EVENT_CLASSES = {
     "message_delta": RawMessageDeltaEvent,
     "message_stop": RawMessageStopEvent,
 }
-
-
-def consume(
-    prompt: AnthropicPrompt, mode: str, **overrides: Any
-) -> tuple[list[AnthropicResponseChunk], Response, MirastreamError | None]:
-    """Read a whole stream in ``mode``; return the chunks, the response and any error raised."""
-    chunks: list[AnthropicResponseChunk] = []
-    if mode == "sync":
-        stream = prompt.stream(**overrides)
-        try:
-            for chunk in stream:
-                chunks.append(chunk)
-        except MirastreamError as error:
-            return chunks, stream.response, error
-        return chunks, stream.response, None
-
-    async def run() -> tuple[list[AnthropicResponseChunk], Response, MirastreamError | None]:
-        async with prompt.stream_async(**overrides) as stream:
-            try:
-                async for chunk in stream:
-                    chunks.append(chunk)
-            except MirastreamError as error:
-                return chunks, stream.response, error
-        return chunks, stream.response, None
-
-    return asyncio.run(run())
 
 
 def sse_payloads(name: str) -> list[dict[str, Any]]:
@@ -335,32 +310,6 @@ def test_stream_cut_off_without_message_stop_keeps_the_partial_answer(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_empty_stream_is_interrupted_with_an_empty_response(server: LoopbackServer, mode: str) -> None:
-    server.queue(Reply(b""))
-    chunks, _, error = consume(RecipeRecommender(ingredient="apples"), mode)
-    assert chunks == []
-    assert isinstance(error, StreamInterrupted)
-    assert error.response is not None
-    assert error.response.interrupted and error.response.text == ""
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_connection_dropped_mid_stream_is_interrupted_with_partial_answer(
-    server: LoopbackServer, mode: str
-) -> None:
-    body = transcript("anthropic/text.sse")
-    cut = body.index(b'"text":" pie"')  # drop the connection inside the " pie" event
-    server.queue(Reply.sse("anthropic/text.sse", cut_after=cut))
-    chunks, _, error = consume(RecipeRecommender(ingredient="apples"), mode)
-    assert isinstance(error, StreamInterrupted)
-    assert error.response is not None
-    assert error.response.text == "Try apple crumble, apple"
-    assert error.response.interrupted
-    assert error.__cause__ is not None
-    assert "".join(chunk.content for chunk in chunks) == "Try apple crumble, apple"
-
-
-@pytest.mark.parametrize("mode", MODES)
 def test_error_event_mid_stream_is_a_typed_error_with_partial_answer(
     server: LoopbackServer, mode: str
 ) -> None:
@@ -532,72 +481,3 @@ def test_a_stalled_body_is_a_timeout(server: LoopbackServer, mode: str) -> None:
     assert isinstance(error, APITimeoutError)
     assert error.provider == "anthropic"
     assert error.response is not None and error.response.text == ""
-
-
-def test_text_grows_while_streaming(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("anthropic/text.sse"))
-    stream = RecipeRecommender(ingredient="apples").stream()
-    seen = []
-    for chunk in stream:
-        seen.append(stream.text)
-        assert stream.text.endswith(chunk.content)
-        assert not stream.done
-    assert "Try" in seen and seen[-1] == "Try apple crumble, apple pie and baked apples."
-    assert stream.done
-
-
-def test_default_client_is_reused_across_streams(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("anthropic/text.sse"), Reply.sse("anthropic/text.sse"))
-    RecipeRecommender(ingredient="apples").stream().collect()
-    RecipeRecommender(ingredient="pears").stream().collect()
-    first, second = server.requests
-    assert first.client_port == second.client_port  # the same pooled connection
-
-
-def test_async_default_client_is_reused_within_an_event_loop(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("anthropic/text.sse"), Reply.sse("anthropic/text.sse"))
-
-    async def run() -> None:
-        for ingredient in ("apples", "pears"):
-            async with RecipeRecommender(ingredient=ingredient).stream_async() as stream:
-                await stream.collect()
-
-    asyncio.run(run())
-    first, second = server.requests
-    assert first.client_port == second.client_port
-
-
-def test_break_releases_the_connection_at_once(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("anthropic/text.sse", delay=0.05))
-    stream = RecipeRecommender(ingredient="apples").stream()
-    for _chunk in stream:
-        break
-    assert stream.response.interrupted
-    assert server.last_request.disconnected.wait(timeout=2)
-
-
-def test_close_releases_the_connection(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("anthropic/text.sse", delay=0.05))
-    with RecipeRecommender(ingredient="apples").stream() as stream:
-        iterator = iter(stream)
-        assert next(iterator).event_type == "message_start"
-        stream.close()
-        assert server.last_request.disconnected.wait(timeout=2)
-    assert stream.response.interrupted and not stream.done
-    assert stream.response.id == "msg_01XFDUDYJgAACzvnptvVoYEL"
-    with pytest.raises(StopIteration):
-        next(iterator)
-
-
-def test_async_with_releases_the_connection_on_break(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("anthropic/text.sse", delay=0.05))
-
-    async def run() -> Response:
-        async with RecipeRecommender(ingredient="apples").stream_async() as stream:
-            async for _chunk in stream:
-                break
-        return stream.response
-
-    response = asyncio.run(run())
-    assert response.interrupted
-    assert server.last_request.disconnected.wait(timeout=2)

@@ -10,7 +10,6 @@ import pytest
 from google import genai
 from google.genai import types
 
-import mirastream.gemini
 from mirastream.errors import MissingAPIKeyError, MissingDependencyError
 from mirastream.gemini import GeminiLegacyPrompt, GeminiPrompt
 
@@ -204,15 +203,3 @@ def test_a_missing_sdk_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(MissingDependencyError, match=r"mirastream\[gemini-legacy\]") as legacy:
         LegacyGreeting(name="Ada").stream()
     assert legacy.value.extra == "gemini-legacy"
-
-
-def test_public_api_is_exported() -> None:
-    assert sorted(mirastream.gemini.__all__) == [
-        "GeminiCallParams",
-        "GeminiLegacyPrompt",
-        "GeminiLegacyResponseChunk",
-        "GeminiPrompt",
-        "GeminiResponseChunk",
-    ]
-    for name in mirastream.gemini.__all__:
-        assert getattr(mirastream.gemini, name).__doc__

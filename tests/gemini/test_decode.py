@@ -18,8 +18,8 @@ from mirastream.gemini._native import NativeResponses
 from mirastream.gemini.chunk import GeminiLegacyResponseChunk, GeminiResponseChunk
 
 from ..loopback import LoopbackServer, Reply
+from ..reading import consume
 from .test_stream import ALL_TRANSCRIPTS, RecipeRecommender
-from .wire import consume
 
 CONTENT_FILTERS = {
     "SAFETY",

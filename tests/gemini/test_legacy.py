@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import warnings
 from typing import Any
 
@@ -23,13 +24,15 @@ from mirastream.errors import (
     ConfigurationError,
     ContentFilterError,
     RateLimitError,
+    ServerError,
     StreamInterrupted,
 )
 from mirastream.gemini import GeminiCallParams, GeminiLegacyPrompt, GeminiLegacyResponseChunk
 
 from ..loopback import LoopbackServer, Reply
+from ..reading import consume
 from .conftest import API_KEY
-from .wire import consume, google_error, legacy_reply, payloads
+from .wire import google_error, legacy_reply, payloads
 
 STREAM_PATH = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?%24alt=json%3Benum-encoding%3Dint"
 MODES = ["sync", "async"]
@@ -68,7 +71,9 @@ def test_text_stream_with_usage(server: LoopbackServer, mode: str) -> None:
         34,
     )
     assert response.model == "gemini-2.5-flash"
-    assert response.id is None  # the legacy protos have no responseId
+    assert (
+        response.id == "Yq3PaOzYJvyM1dkPj5avwQ4"
+    )  # read from the body: the legacy protos have no responseId
     assert not response.interrupted
 
     request = server.last_request
@@ -96,24 +101,28 @@ def test_chunk_is_the_legacy_sdk_object(server: LoopbackServer, mode: str) -> No
         assert type(chunk.choice) is glm.Candidate
         assert chunk.delta is not None and type(chunk.delta) is glm.Content
         assert chunk.delta.parts[0].text == chunk.content
-        assert chunk.model == "gemini-2.5-flash" and chunk.id is None
+        assert chunk.model == "gemini-2.5-flash" and chunk.id == "Yq3PaOzYJvyM1dkPj5avwQ4"
     assert chunks[-1].choice is not None
     assert chunks[-1].choice.finish_reason == glm.Candidate.FinishReason.STOP
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_function_calls_keep_their_ids_but_lose_the_signature(server: LoopbackServer, mode: str) -> None:
+def test_function_calls_keep_their_ids_and_signatures(server: LoopbackServer, mode: str) -> None:
     server.queue(legacy_reply("tool_calls", piece_size=7))
     chunks, response, error = consume(prompt(), mode)
 
     assert error is None
     assert response.finish_reason == "tool_calls"
     assert response.tool_calls == (
-        ToolCall.from_raw("call_paris", "get_weather", '{"city": "Paris", "unit": "celsius"}'),
+        ToolCall.from_raw(
+            "call_paris",
+            "get_weather",
+            '{"city": "Paris", "unit": "celsius"}',
+            # read from the body: the legacy Part proto has no thoughtSignature, so `.chunk` lacks it
+            signature="CiQBjz1rX2FwcGxlLXNpZ25hdHVyZS0x",
+        ),
         ToolCall.from_raw("call_tokyo", "get_weather", '{"city": "T\\u00f8kyo"}'),
     )
-    # The legacy Part proto has no thoughtSignature field: the signature on the wire is dropped.
-    assert all(call.signature is None for call in response.tool_calls)
     assert [delta for chunk in chunks for delta in chunk.tool_calls] == [
         ToolCallDelta(0, "call_paris", "get_weather", '{"city": "Paris", "unit": "celsius"}'),
         ToolCallDelta(1, "call_tokyo", "get_weather", '{"city": "T\\u00f8kyo"}'),
@@ -123,16 +132,18 @@ def test_function_calls_keep_their_ids_but_lose_the_signature(server: LoopbackSe
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_numbers_in_arguments_come_back_as_protobuf_doubles(server: LoopbackServer, mode: str) -> None:
+def test_numbers_in_arguments_keep_their_json_type(server: LoopbackServer, mode: str) -> None:
+    # Read from the body, as JSON: no protobuf Struct turns 3 into 3.0 on the way.
     body = (
         b'[{"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "scale", '
-        b'"args": {"factor": 3, "tags": ["a", {"b": true}]}}}]}, "finishReason": 1}]}\n\n]'
+        b'"args": {"factor": 3, "ratio": 0.5, "tags": ["a", {"b": true}]}}}]}, "finishReason": 1}]}\n\n]'
     )
     server.queue(Reply(body, content_type="application/json", chunked=True))
     _, response, error = consume(prompt(), mode)
 
     assert error is None
-    assert response.tool_calls[0].arguments == {"factor": 3.0, "tags": ["a", {"b": True}]}
+    assert response.tool_calls[0].arguments == {"factor": 3, "ratio": 0.5, "tags": ["a", {"b": True}]}
+    assert type(response.tool_calls[0].arguments["factor"]) is int
     assert response.tool_calls[0].id == "call_0"
 
 
@@ -173,36 +184,63 @@ def test_cut_off_stream_is_interrupted_with_partial_answer(server: LoopbackServe
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_an_error_inside_the_stream_is_lost_by_the_legacy_sdk(server: LoopbackServer, mode: str) -> None:
-    # google-api-core parses every array element as a response and ignores unknown fields,
-    # so `{"error": ...}` becomes an empty chunk; the stream then ends unfinished.
+def test_an_error_inside_the_stream_is_typed_with_the_partial_answer(
+    server: LoopbackServer, mode: str
+) -> None:
+    # google-api-core would parse `{"error": ...}` into an empty response; the body is read raw.
     server.queue(legacy_reply("error_event"))
     chunks, _, error = consume(prompt(), mode)
-    assert isinstance(error, StreamInterrupted)
+    assert isinstance(error, ServerError) and error.status_code == 500
+    assert "An internal error has occurred" in str(error)
     assert error.response is not None and error.response.text == "Apple crumble"
-    assert chunks[-1].choices == [] and chunks[-1].content == ""
+    assert [chunk.content for chunk in chunks] == ["Apple", " crumble"]
+    assert len(server.requests) == 1  # chunks had reached the caller: never retried
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_thought_parts_are_not_told_apart_by_the_legacy_sdk(server: LoopbackServer, mode: str) -> None:
-    # The legacy Part proto has no `thought` field (and it cannot ask for thoughts anyway).
+def test_an_error_before_the_first_chunk_is_retried(server: LoopbackServer, mode: str) -> None:
+    overloaded = b'[{"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}]'
+    server.queue(Reply(overloaded, content_type="application/json", chunked=True), legacy_reply("text"))
+    _, response, error = consume(prompt(), mode, retries=1)
+    assert error is None and response.text == "Try apple crumble, apple pie and baked apples."
+    assert len(server.requests) == 2
+
+    retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}
+    quota = json.dumps([google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", retry)]).encode()
+    server.queue(Reply(quota, content_type="application/json", chunked=True))
+    _, _, error = consume(prompt(), mode, retries=0)
+    assert isinstance(error, RateLimitError) and error.status_code == 429 and error.retry_after == 7.0
+    assert "in the stream" in str(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_thought_parts_are_thinking(server: LoopbackServer, mode: str) -> None:
     server.queue(legacy_reply("thinking"))
-    _, response, _ = consume(prompt(), mode)
-    assert response.thinking == ""
-    assert response.text == "Apples are sweet.Apple pie."
-    assert response.usage is not None and response.usage.reasoning_tokens is None
-    assert (response.usage.output_tokens, response.usage.total_tokens) == (3, 22)
+    chunks, response, _ = consume(prompt(), mode)
+    assert [(chunk.thinking, chunk.content) for chunk in chunks] == [
+        ("Apples are", ""),
+        (" sweet.", ""),
+        ("", "Apple pie."),
+    ]
+    assert response.thinking == "Apples are sweet."
+    assert response.text == "Apple pie."
+    # Thinking counts as output, as on GeminiPrompt: 3 answer + 4 thought tokens.
+    assert response.usage is not None and response.usage.reasoning_tokens == 4
+    assert (response.usage.input_tokens, response.usage.output_tokens, response.usage.total_tokens) == (
+        15,
+        7,
+        22,
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_http_errors_are_typed(server: LoopbackServer, mode: str) -> None:
     unauthenticated = google_error(401, "UNAUTHENTICATED", "Request had invalid authentication.")
-    # google-auth's session refreshes the credentials and sends the request again, twice, on a 401.
-    server.queue(*[Reply.error(401, unauthenticated)] * 3)
+    server.queue(Reply.error(401, unauthenticated))
     chunks, _, error = consume(prompt(), mode)
     assert isinstance(error, AuthenticationError) and error.status_code == 401
     assert error.response is None and chunks == []
-    assert len(server.requests) == 3
+    assert len(server.requests) == 1  # sent once: no credential "refresh", no retry
 
     server.queue(Reply.error(400, google_error(400, "INVALID_ARGUMENT", "Invalid value at 'contents'")))
     _, _, error = consume(prompt(), mode)
@@ -213,7 +251,16 @@ def test_http_errors_are_typed(server: LoopbackServer, mode: str) -> None:
     server.queue(Reply.error(429, google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", retry)))
     _, _, error = consume(prompt(), mode, retries=0)
     assert isinstance(error, RateLimitError) and error.retry_after == 12.5
-    assert len(server.requests) == 5  # no retries besides the 401 ones
+
+    server.queue(Reply.error(503, google_error(503, "UNAVAILABLE", "The model is overloaded.")))
+    _, _, error = consume(prompt(), mode, retries=0)
+    assert isinstance(error, ServerError) and error.status_code == 503
+    assert len(server.requests) == 4  # google-api-core's own retry is off: each error sent once
+
+    server.queue(Reply.error(500, google_error(500, "INTERNAL", "Internal error.")), legacy_reply("text"))
+    _, response, error = consume(prompt(), mode, retries=1)
+    assert error is None and response.text == "Try apple crumble, apple pie and baked apples."
+    assert len(server.requests) == 6  # the 500 once, then mirastream's one retry
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -20,9 +20,9 @@ from mirastream.gemini import GeminiCallParams
 from mirastream.testing import Text, Turn
 
 from ..loopback import LoopbackServer, Reply
+from ..reading import consume
 from .conftest import API_KEY
 from .test_stream import ALL_TRANSCRIPTS, MODES, RecipeRecommender
-from .wire import consume
 
 
 def sdk_stream(

@@ -12,7 +12,7 @@ from mirastream.errors import ConfigurationError
 from mirastream.gemini import GeminiCallParams, GeminiPrompt
 
 from ..loopback import LoopbackServer, Reply
-from .wire import consume
+from ..reading import consume
 
 PARIS_SIGNATURE = "CiQBjz1rX2FwcGxlLXNpZ25hdHVyZS0x"
 

@@ -5,15 +5,13 @@ Every scenario runs twice, through `stream()` and through `stream_async()`.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 
 import pytest
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from mirastream import Response, ToolCall, ToolCallDelta
+from mirastream import ToolCall, ToolCallDelta
 from mirastream.errors import (
     AuthenticationError,
     BadRequestError,
@@ -24,9 +22,10 @@ from mirastream.errors import (
 )
 from mirastream.gemini import GeminiCallParams, GeminiPrompt
 
-from ..loopback import LoopbackServer, Reply, transcript
+from ..loopback import LoopbackServer, Reply
+from ..reading import consume
 from .conftest import API_KEY
-from .wire import consume, google_error, payloads
+from .wire import google_error, payloads
 
 
 class RecipeRecommender(GeminiPrompt):
@@ -269,30 +268,6 @@ def test_several_candidates_are_aggregated_per_candidate(server: LoopbackServer,
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_empty_stream_is_interrupted(server: LoopbackServer, mode: str) -> None:
-    server.queue(Reply(b""))
-    chunks, _, error = consume(prompt(), mode)
-
-    assert chunks == []
-    assert isinstance(error, StreamInterrupted)
-    assert error.response is not None and error.response.interrupted
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_connection_dropped_mid_stream_is_interrupted_with_partial_answer(
-    server: LoopbackServer, mode: str
-) -> None:
-    body = transcript("gemini/text.sse")
-    server.queue(Reply.sse("gemini/text.sse", cut_after=body.index(b'" pie and"')))
-    chunks, _, error = consume(prompt(), mode)
-
-    assert isinstance(error, StreamInterrupted)
-    assert error.__cause__ is not None
-    assert error.response is not None and error.response.interrupted
-    assert error.response.text == "Try apple crumble, apple" == "".join(chunk.content for chunk in chunks)
-
-
-@pytest.mark.parametrize("mode", MODES)
 def test_http_401_is_an_authentication_error(server: LoopbackServer, mode: str) -> None:
     payload = google_error(
         401,
@@ -389,80 +364,6 @@ def test_http_503_is_a_server_error(server: LoopbackServer, mode: str) -> None:
 
     assert isinstance(error, ServerError)
     assert error.status_code == 503 and "in the stream" not in str(error)
-
-
-def test_text_grows_while_streaming(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("gemini/text.sse"))
-    stream = prompt().stream()
-    seen = []
-    for chunk in stream:
-        seen.append(stream.text)
-        assert stream.text.endswith(chunk.content)
-        assert not stream.done
-    assert seen[0] == "Try" and seen[-1] == "Try apple crumble, apple pie and baked apples."
-    assert stream.done
-
-
-def test_break_releases_the_connection_at_once(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("gemini/text.sse", delay=0.05))
-    stream = prompt().stream()
-    for _chunk in stream:
-        break
-    assert stream.response.interrupted
-    assert server.last_request.disconnected.wait(timeout=2)
-
-
-def test_close_releases_the_connection(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("gemini/text.sse", delay=0.05))
-    with prompt().stream() as stream:
-        iterator = iter(stream)
-        assert next(iterator).content == "Try"
-        stream.close()
-        assert server.last_request.disconnected.wait(timeout=2)
-    assert stream.response.interrupted and stream.response.text == "Try"
-    with pytest.raises(StopIteration):
-        next(iterator)
-
-
-async def _disconnected_within(server: LoopbackServer, seconds: float) -> bool:
-    """Whether the server sees the client go, while this event loop keeps running."""
-    for _ in range(int(seconds / 0.01)):
-        if server.last_request.disconnected.is_set():
-            return True
-        await asyncio.sleep(0.01)
-    return False
-
-
-def test_leaving_async_with_releases_the_connection(
-    server: LoopbackServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    server.queue(Reply.sse("gemini/text.sse", delay=0.05))
-
-    async def run() -> tuple[Response, bool]:
-        async with prompt().stream_async() as stream:
-            async for _chunk in stream:
-                break
-        # Checked inside the loop: not merely when asyncio.run tears everything down.
-        return stream.response, await _disconnected_within(server, 2)
-
-    with caplog.at_level(logging.ERROR, logger="asyncio"):
-        response, disconnected = asyncio.run(run())
-    assert disconnected
-    assert response.interrupted and response.text == "Try"
-    assert not caplog.records  # no "error occurred during closing of asynchronous generator"
-
-
-def test_aclose_releases_the_connection(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("gemini/text.sse", delay=0.05))
-
-    async def run() -> bool:
-        stream = prompt().stream_async()
-        iterator = aiter(stream)
-        await anext(iterator)
-        await stream.aclose()
-        return await _disconnected_within(server, 2)
-
-    assert asyncio.run(run())
 
 
 ALL_TRANSCRIPTS = (

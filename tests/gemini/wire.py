@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
-
-from mirastream import Response
-from mirastream.errors import MirastreamError
 
 from ..loopback import Reply, transcript
 
@@ -59,27 +55,3 @@ def google_error(code: int, status: str, message: str, *details: dict[str, Any])
     if details:
         error["details"] = list(details)
     return {"error": error}
-
-
-def consume(prompt: Any, mode: str, **overrides: Any) -> tuple[list[Any], Response, MirastreamError | None]:
-    """Read a whole stream in `mode` ("sync" or "async"); the chunks, the response and any error."""
-    chunks: list[Any] = []
-    if mode == "sync":
-        stream = prompt.stream(**overrides)
-        try:
-            for chunk in stream:
-                chunks.append(chunk)
-        except MirastreamError as error:
-            return chunks, stream.response, error
-        return chunks, stream.response, None
-
-    async def run() -> tuple[list[Any], Response, MirastreamError | None]:
-        async with prompt.stream_async(**overrides) as stream:
-            try:
-                async for chunk in stream:
-                    chunks.append(chunk)
-            except MirastreamError as error:
-                return chunks, stream.response, error
-        return chunks, stream.response, None
-
-    return asyncio.run(run())

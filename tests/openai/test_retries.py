@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from mirastream.openai import OpenAICallParams, OpenAIPrompt
 from mirastream.testing import Reply as AnyReply
 
 from ..loopback import LoopbackServer, Reply
+from ..reading import consume
 
 MODES = ["sync", "async"]
 
@@ -32,34 +32,23 @@ class RecipesWithoutRetries(Recipes):
     retries = None
 
 
-def consume(
+def read_with_retries(
     mode: str, retries: Any, prompt_class: type[Recipes] = Recipes
 ) -> tuple[str, Response | None, BaseException | None]:
-    """Read a stream with `retries`; its text, its response and the error raised, if any."""
-    prompt = prompt_class(ingredient="apples")
-    if mode == "sync":
-        stream = prompt.stream(retries=retries)
-        try:
-            text = "".join(chunk.content for chunk in stream)
-        except (MirastreamError, TypeError, ValueError) as raised:
-            return "", stream.response, raised
-        return text, stream.response, None
-
-    async def run() -> tuple[str, Response | None, BaseException | None]:
-        async with prompt.stream_async(retries=retries) as stream:
-            try:
-                text = "".join([chunk.content async for chunk in stream])
-            except (MirastreamError, TypeError, ValueError) as raised:
-                return "", stream.response, raised
-        return text, stream.response, None
-
-    return asyncio.run(run())
+    """Read a stream with `retries`; its text ("" after an error), its response and the error raised."""
+    chunks, response, raised = consume(
+        prompt_class(ingredient="apples"),
+        mode,
+        catching=(MirastreamError, TypeError, ValueError),
+        retries=retries,
+    )
+    return ("" if raised else "".join(chunk.content for chunk in chunks)), response, raised
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_two_retries_make_three_attempts_at_most(server: LoopbackServer, mode: str) -> None:
     server.queue(error(503), error(503), error(503), Reply.sse("openai/text.sse"))
-    _, _, raised = consume(mode, 2)
+    _, _, raised = read_with_retries(mode, 2)
     assert isinstance(raised, ServerError) and raised.status_code == 503
     assert len(server.requests) == 3
 
@@ -67,7 +56,7 @@ def test_two_retries_make_three_attempts_at_most(server: LoopbackServer, mode: s
 @pytest.mark.parametrize("mode", MODES)
 def test_a_retried_request_delivers_the_answer_once(server: LoopbackServer, mode: str) -> None:
     server.queue(error(503), error(503), Reply.sse("openai/text.sse"))
-    text, response, raised = consume(mode, 2)
+    text, response, raised = read_with_retries(mode, 2)
     assert raised is None and response is not None
     assert text == response.text != ""
     assert len(server.requests) == 3
@@ -77,7 +66,7 @@ def test_a_retried_request_delivers_the_answer_once(server: LoopbackServer, mode
 @pytest.mark.parametrize("prompt_class", [Recipes, RecipesWithoutRetries])
 def test_no_retries_make_one_attempt(server: LoopbackServer, mode: str, prompt_class: type[Recipes]) -> None:
     server.queue(error(503), Reply.sse("openai/text.sse"))
-    _, _, raised = consume(mode, 0 if prompt_class is Recipes else None, prompt_class)
+    _, _, raised = read_with_retries(mode, 0 if prompt_class is Recipes else None, prompt_class)
     assert isinstance(raised, ServerError)
     assert len(server.requests) == 1
 
@@ -85,7 +74,7 @@ def test_no_retries_make_one_attempt(server: LoopbackServer, mode: str, prompt_c
 @pytest.mark.parametrize("mode", MODES)
 def test_an_error_that_is_not_retryable_is_raised_at_once(server: LoopbackServer, mode: str) -> None:
     server.queue(error(400), Reply.sse("openai/text.sse"))
-    _, _, raised = consume(mode, 2)
+    _, _, raised = read_with_retries(mode, 2)
     assert isinstance(raised, BadRequestError)
     assert len(server.requests) == 1
 
@@ -95,6 +84,6 @@ def test_an_error_that_is_not_retryable_is_raised_at_once(server: LoopbackServer
 def test_invalid_retries_fail_before_any_request(
     server: LoopbackServer, mode: str, retries: Any, error_class: type[Exception]
 ) -> None:
-    _, _, raised = consume(mode, retries)
+    _, _, raised = read_with_retries(mode, retries)
     assert type(raised) is error_class and "retries must be" in str(raised)
     assert server.requests == []

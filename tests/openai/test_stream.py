@@ -14,19 +14,18 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 from pydantic import ValidationError
 
-from mirastream import Message, Response, ToolCall, ToolCallDelta
+from mirastream import Message, ToolCall, ToolCallDelta
 from mirastream.errors import (
     AuthenticationError,
     BadRequestError,
     MalformedStreamError,
-    MirastreamError,
     RateLimitError,
     ServerError,
-    StreamInterrupted,
 )
-from mirastream.openai import OpenAICallParams, OpenAIPrompt, OpenAIResponseChunk
+from mirastream.openai import OpenAICallParams, OpenAIPrompt
 
 from ..loopback import LoopbackServer, Reply, transcript
+from ..reading import consume
 
 
 class RecipeRecommender(OpenAIPrompt):
@@ -39,32 +38,6 @@ class RecipeRecommender(OpenAIPrompt):
 
 
 MODES = ["sync", "async"]
-
-
-def consume(
-    prompt: OpenAIPrompt, mode: str, **overrides: Any
-) -> tuple[list[OpenAIResponseChunk], Response, MirastreamError | None]:
-    """Read a whole stream in ``mode``; return the chunks, the response and any error raised."""
-    chunks: list[OpenAIResponseChunk] = []
-    if mode == "sync":
-        stream = prompt.stream(**overrides)
-        try:
-            for chunk in stream:
-                chunks.append(chunk)
-        except MirastreamError as error:
-            return chunks, stream.response, error
-        return chunks, stream.response, None
-
-    async def run() -> tuple[list[OpenAIResponseChunk], Response, MirastreamError | None]:
-        async with prompt.stream_async(**overrides) as stream:
-            try:
-                async for chunk in stream:
-                    chunks.append(chunk)
-            except MirastreamError as error:
-                return chunks, stream.response, error
-        return chunks, stream.response, None
-
-    return asyncio.run(run())
 
 
 def sse_payloads(name: str) -> list[dict[str, Any]]:
@@ -223,43 +196,6 @@ def test_reasoning_from_compatible_servers_is_thinking_not_content(server: Loopb
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_stream_cut_off_without_done_keeps_the_partial_answer(server: LoopbackServer, mode: str) -> None:
-    server.queue(Reply.sse("openai/cut_off.sse"))
-    chunks, response, error = consume(RecipeRecommender(ingredient="apples"), mode)
-    assert isinstance(error, StreamInterrupted)
-    assert error.provider == "openai"
-    assert error.response is not None and error.response.text == "Apple crumble needs"
-    assert error.response.interrupted and response.interrupted
-    assert "".join(chunk.content for chunk in chunks) == "Apple crumble needs"
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_empty_stream_is_interrupted_with_an_empty_response(server: LoopbackServer, mode: str) -> None:
-    server.queue(Reply(b""))
-    chunks, _, error = consume(RecipeRecommender(ingredient="apples"), mode)
-    assert chunks == []
-    assert isinstance(error, StreamInterrupted)
-    assert error.response is not None
-    assert error.response.interrupted and error.response.text == ""
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_connection_dropped_mid_stream_is_interrupted_with_partial_answer(
-    server: LoopbackServer, mode: str
-) -> None:
-    body = transcript("openai/text.sse")
-    cut = body.index(b'"content":" pie"')  # drop the connection inside the " pie" chunk
-    server.queue(Reply.sse("openai/text.sse", cut_after=cut))
-    chunks, _, error = consume(RecipeRecommender(ingredient="apples"), mode)
-    assert isinstance(error, StreamInterrupted)
-    assert error.response is not None
-    assert error.response.text == "Try apple crumble, apple"
-    assert error.response.interrupted
-    assert error.__cause__ is not None
-    assert "".join(chunk.content for chunk in chunks) == "Try apple crumble, apple"
-
-
-@pytest.mark.parametrize("mode", MODES)
 def test_error_event_mid_stream_is_a_typed_error_with_partial_answer(
     server: LoopbackServer, mode: str
 ) -> None:
@@ -397,18 +333,6 @@ def test_response_message_continues_a_conversation(server: LoopbackServer) -> No
     assert [call.id for call in message.tool_calls] == ["call_Xa91LmQzR2", "call_Bq72NcVw8K"]
 
 
-def test_text_grows_while_streaming(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("openai/text.sse"))
-    stream = RecipeRecommender(ingredient="apples").stream()
-    seen = []
-    for chunk in stream:
-        seen.append(stream.text)
-        assert stream.text.endswith(chunk.content)
-        assert not stream.done
-    assert seen[1] == "Try" and seen[-1] == "Try apple crumble, apple pie and baked apples."
-    assert stream.done
-
-
 def test_parameters_are_overridden_per_call(server: LoopbackServer) -> None:
     server.queue(Reply.sse("openai/text.sse"))
     RecipeRecommender(ingredient="apples").stream(temperature=0, max_tokens=50, seed=7).collect()
@@ -424,63 +348,6 @@ def test_extra_body_and_headers_reach_the_wire(server: LoopbackServer) -> None:
     ).collect()
     assert server.last_request.json()["enable_thinking"] is True
     assert server.last_request.headers["x-trace"] == "abc"
-
-
-def test_default_client_is_reused_across_streams(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("openai/text.sse"), Reply.sse("openai/text.sse"))
-    RecipeRecommender(ingredient="apples").stream().collect()
-    RecipeRecommender(ingredient="pears").stream().collect()
-    first, second = server.requests
-    assert first.client_port == second.client_port  # the same pooled connection
-
-
-def test_async_default_client_is_reused_within_an_event_loop(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("openai/text.sse"), Reply.sse("openai/text.sse"))
-
-    async def run() -> None:
-        for ingredient in ("apples", "pears"):
-            async with RecipeRecommender(ingredient=ingredient).stream_async() as stream:
-                await stream.collect()
-
-    asyncio.run(run())
-    first, second = server.requests
-    assert first.client_port == second.client_port
-
-
-def test_break_releases_the_connection_at_once(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("openai/text.sse", delay=0.05))
-    stream = RecipeRecommender(ingredient="apples").stream()
-    for _chunk in stream:
-        break
-    assert stream.response.interrupted
-    assert server.last_request.disconnected.wait(timeout=2)
-    assert not server.last_request.finished.is_set() or server.last_request.disconnected.is_set()
-
-
-def test_close_releases_the_connection(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("openai/text.sse", delay=0.05))
-    with RecipeRecommender(ingredient="apples").stream() as stream:
-        iterator = iter(stream)
-        assert next(iterator).content == ""
-        stream.close()
-        assert server.last_request.disconnected.wait(timeout=2)
-    assert stream.response.interrupted and not stream.done
-    with pytest.raises(StopIteration):
-        next(iterator)
-
-
-def test_async_with_releases_the_connection_on_break(server: LoopbackServer) -> None:
-    server.queue(Reply.sse("openai/text.sse", delay=0.05))
-
-    async def run() -> Response:
-        async with RecipeRecommender(ingredient="apples").stream_async() as stream:
-            async for _chunk in stream:
-                break
-        return stream.response
-
-    response = asyncio.run(run())
-    assert response.interrupted
-    assert server.last_request.disconnected.wait(timeout=2)
 
 
 def test_a_stream_is_iterated_once(server: LoopbackServer) -> None:

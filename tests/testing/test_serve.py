@@ -151,32 +151,3 @@ def test_importing_the_package_loads_no_sdk_and_mirastream_does_not_import_it() 
     loaded = set(result.stdout.split())
     assert "mirastream.testing" in loaded
     assert not loaded & {"openai", "anthropic", "google.genai", "google.generativeai", "httpx2", "pytest"}
-
-
-def test_the_public_api() -> None:
-    import mirastream.testing
-
-    assert sorted(mirastream.testing.__all__) == [
-        "Call",
-        "Disconnect",
-        "ErrorEvent",
-        "ErrorReply",
-        "Pause",
-        "Provider",
-        "Queued",
-        "RecordedRequest",
-        "ReplayServer",
-        "Reply",
-        "Responder",
-        "Scripted",
-        "Step",
-        "Target",
-        "Text",
-        "Thinking",
-        "Turn",
-        "Wire",
-        "render",
-        "serve",
-    ]
-    for name in mirastream.testing.__all__:
-        assert hasattr(mirastream.testing, name)

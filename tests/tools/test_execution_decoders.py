@@ -466,29 +466,6 @@ def test_astream_cancellation_stops_the_flow() -> None:
     assert recorder.finished
 
 
-# Public API -----------------------------------------------------------------------------
-
-
-def test_public_api_of_the_execution_package() -> None:
-    import mirastream.tools.execution as execution
-
-    assert sorted(execution.__all__) == [
-        "ActiveLine",
-        "ExecutionEvent",
-        "FinishStatus",
-        "Finished",
-        "Image",
-        "ImageMime",
-        "Limits",
-        "Output",
-        "PythonSession",
-        "SessionStartError",
-        "ShellSession",
-    ]
-    for name in execution.__all__:
-        assert hasattr(execution, name)
-
-
 @pytest.mark.parametrize("session_class", ["PythonSession", "ShellSession"])
 def test_sync_and_async_methods_mirror_each_other(session_class: str) -> None:
     import inspect

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._clients import require_module
+from ._child import Child
 from ._environment import child_environment
 from ._launch import launch_command
-from ._session import Child
 from ._workspace import Workspace
 from .limits import Limits
 

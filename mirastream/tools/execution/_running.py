@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from ._child import KILL_WAIT, Child
 from ._control import RunControl
 from ._flow import Cancelled, Emit, Flow, WaitExit
-from ._session import KILL_WAIT, Child
 from .events import ExecutionEvent, Finished
 
 T = TypeVar("T")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import subprocess
 import threading
 import time
 import weakref
@@ -28,80 +27,18 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from types import TracebackType
-from typing import ClassVar, Literal, TypeVar
+from typing import ClassVar, TypeVar
 
+from ._child import KILL_WAIT, BackgroundStart, Child, Start, World, closed_while_starting
 from ._control import RunControl
-from ._errors import SessionStartError
 from ._flow import Emit, Flow, Receive, WaitExit, arun, astream, cancelled, run, stream
-from ._process import interrupt_group, kill_group
 from ._workspace import Workspace
 from .events import ExecutionEvent, Output
 from .limits import Limits
 
-World = Literal["sync", "async"]
 S = TypeVar("S", bound="Session")
 
-KILL_WAIT = 5.0
-"""Seconds to wait for a killed child to be reaped."""
-
 _DEFAULT_LIMITS = Limits()
-
-
-class Child(ABC):
-    """One child process of a session (started in its own process group) and its IO."""
-
-    pid: int
-    process: subprocess.Popen[bytes]
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.closed = False
-        self.closing = False  # the session is closing it (a start in progress then fails)
-        self.lock = threading.Lock()  # held while a sync wait uses the child's IO
-        self.alock: asyncio.Lock | None = None  # the same, for the async world
-        # An async child's IO belongs to the event loop that started it.
-        self.loop = asyncio.get_running_loop() if self.world == "async" else None
-
-    def foreign(self) -> bool:
-        """Whether this is an async child of an event loop other than the running one."""
-        if self.loop is None:
-            return False
-        try:
-            return asyncio.get_running_loop() is not self.loop
-        except RuntimeError:
-            return True
-
-    def poll(self) -> int | None:
-        """The return code if the process has ended, else `None`."""
-        return self.process.poll()
-
-    def wait(self, timeout: float) -> int | None:
-        """Wait (blocking) for the process to end; its return code, or `None`."""
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    async def await_exit(self, timeout: float) -> int | None:
-        """Wait (async) for the process to end; its return code, or `None`."""
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return self.process.returncode
-
-    @abstractmethod
-    def release(self) -> None:
-        """Close the IO (sockets, pipes) without waiting; safe to call twice."""
-
-    def interrupt(self) -> None:
-        """`SIGINT` to the child's process group."""
-        if self.poll() is None:
-            interrupt_group(self.pid)
-
-    def kill(self) -> None:
-        """`SIGKILL` to the child's process group (also to what it left running)."""
-        if self.poll() is None:
-            kill_group(self.pid)
 
 
 class _Resources:
@@ -127,91 +64,6 @@ class _Resources:
             workspace.remove()
 
 
-class _Start:
-    """One start of a session's child under way; `abort()` (from any thread) makes it fail."""
-
-    __slots__ = ("_lock", "cancelled", "child", "finished")
-    background = False
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.cancelled = False
-        self.finished = False
-        self.child: Child | None = None
-
-    @property
-    def aborted(self) -> bool:
-        """Whether this start should not happen (or go on)."""
-        return self.cancelled
-
-    def launched(self, child: Child) -> None:
-        """Note the child this start launched (an abort from now on stops it)."""
-        with self._lock:
-            self.child = child
-            if self.cancelled:
-                child.closing = True  # aborted while launching: the start flow fails at once
-
-    def finish(self) -> None:
-        """The child is ready: the start is over, unless it was aborted meanwhile."""
-        with self._lock:
-            self.finished = True
-            if self.cancelled:
-                raise _closed_while_starting()
-
-    def abort(self) -> None:
-        """Make the start fail and stop the child it launched; nothing once it is over."""
-        with self._lock:
-            if self.finished:
-                return
-            self.cancelled = True
-            child = self.child
-        if child is not None:
-            child.closing = True
-            child.kill()
-
-
-class BackgroundStart(_Start):
-    """A start of a session's child for the background: `run()` in a thread, `arun()` in a task.
-
-    Made by `Session.background_start()`. A `start()` or `execute()` (`astart()`,
-    `aexecute()`) that comes meanwhile waits for it instead of launching a second child.
-    Nothing is raised or printed here: a failure is kept, and the next `start()` or
-    `execute()` raises it (once). `cancel()`, or closing the session, aborts the start
-    quietly (a child it launched is stopped).
-    """
-
-    __slots__ = ("_closes", "_session")
-    background = True
-
-    def __init__(self, session: Session) -> None:
-        super().__init__()
-        self._session = session
-        self._closes = session._closes
-
-    @property
-    def aborted(self) -> bool:
-        """Whether it was cancelled, or the session was closed since it was made."""
-        return self.cancelled or self._session._closes != self._closes
-
-    def run(self) -> None:
-        """Start the child (blocking) unless it runs already; returns when it is ready."""
-        try:
-            self._session._start(self)
-        except Exception as error:  # reported by the next start(), as if it had failed there
-            self._session._keep_failure(self, error)
-
-    async def arun(self) -> None:
-        """Start the child in the running event loop unless it runs already; see `run()`."""
-        try:
-            await self._session._astart(self)
-        except Exception as error:  # reported by the next astart(), as if it had failed there
-            self._session._keep_failure(self, error)
-
-    def cancel(self) -> None:
-        """Abort the start, from any thread; a child that is ready already is kept."""
-        self.abort()
-
-
 class Session(ABC):
     """A persistent child process that runs code; see `PythonSession` and `ShellSession`.
 
@@ -235,7 +87,7 @@ class Session(ABC):
         self._lost = False
         self._start_lock = threading.RLock()  # held by a sync start
         self._astarting: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
-        self._attempt: _Start | None = None  # the start under way
+        self._attempt: Start | None = None  # the start under way
         self._failure: Exception | None = None  # of a background start, for the next start
         self._closes = 0
 
@@ -311,13 +163,13 @@ class Session(ABC):
             SessionStartError: the child could not be started (also when a background start
                 failed before: its failure is raised here, once).
         """
-        self._start(_Start())
+        self._start(Start())
 
     def background_start(self) -> BackgroundStart:
         """A start of the child to run in a thread (`run()`) or a task (`arun()`)."""
         return BackgroundStart(self)
 
-    def _start(self, attempt: _Start) -> None:
+    def _start(self, attempt: Start) -> None:
         with self._start_lock:
             if self.alive:
                 self._child_for("sync")
@@ -330,11 +182,11 @@ class Session(ABC):
             finally:
                 self._attempt = None
 
-    def _start_child(self, attempt: _Start) -> None:
+    def _start_child(self, attempt: Start) -> None:
         self._lost = self._lost or self._resources.child is not None
         self._drop_child()
         if attempt.cancelled:  # closed while the dead child was reaped
-            raise _closed_while_starting()
+            raise closed_while_starting()
         child = self._resources.child = self._launch(self._workspace(), "sync")
         try:
             attempt.launched(child)
@@ -412,9 +264,9 @@ class Session(ABC):
             SessionStartError: the child could not be started (also when a background start
                 failed before: its failure is raised here, once).
         """
-        await self._astart(_Start())
+        await self._astart(Start())
 
-    async def _astart(self, attempt: _Start) -> None:
+    async def _astart(self, attempt: Start) -> None:
         loop = asyncio.get_running_loop()
         while (starting := self._starting_in(loop)) is not None:
             await starting.wait()  # (its child counts as alive already, but is not ready)
@@ -433,11 +285,11 @@ class Session(ABC):
             self._astarting = None
             done.set()
 
-    async def _astart_child(self, attempt: _Start) -> None:
+    async def _astart_child(self, attempt: Start) -> None:
         self._lost = self._lost or self._resources.child is not None
         await self._adrop_child()
         if attempt.cancelled:  # closed while the dead child was reaped
-            raise _closed_while_starting()
+            raise closed_while_starting()
         child = self._resources.child = self._launch(self._workspace(), "async")
         try:
             attempt.launched(child)
@@ -575,7 +427,7 @@ class Session(ABC):
             flow, child = abandoned
             await arun(cancelled(flow), partial(self._aperform, child))
 
-    def _take_failure(self, attempt: _Start) -> bool:
+    def _take_failure(self, attempt: Start) -> bool:
         """Before a start: raise a background start's failure (`True`: do not start at all)."""
         if attempt.aborted:
             return True  # a background start cancelled, or whose session was closed, meanwhile
@@ -584,7 +436,7 @@ class Session(ABC):
             raise failure
         return False
 
-    def _keep_failure(self, attempt: _Start, error: Exception) -> None:
+    def _keep_failure(self, attempt: Start, error: Exception) -> None:
         if not attempt.aborted:
             self._failure = error
 
@@ -636,10 +488,6 @@ class Session(ABC):
         self._current = None
         self._control = None
         self._lost = False
-
-
-def _closed_while_starting() -> SessionStartError:
-    return SessionStartError("the session was closed while its child was starting")
 
 
 def _check_code(code: object) -> None:

@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from ._child import Child
 from ._environment import SHELL_STARTUP, child_environment
 from ._errors import SessionStartError
 from ._launch import launch_command
-from ._session import Child
 from ._shell_decode import StreamName, new_marker
 from ._workspace import Workspace
 from .limits import Limits

@@ -26,6 +26,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
+from ._child import Child, World
 from ._control import RunControl
 from ._errors import SessionStartError
 from ._flow import Flow, Receive
@@ -34,7 +35,7 @@ from ._kernel import KernelChild
 from ._kernel_bootstrap import BOOTSTRAP
 from ._process import describe_exit, kill_group
 from ._running import emit_admitted, emit_last, pump_until_over, stop_if_due
-from ._session import Child, Session, World
+from ._session import Session
 from ._workspace import Workspace
 
 if TYPE_CHECKING:

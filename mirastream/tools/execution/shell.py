@@ -31,12 +31,13 @@ import time
 from functools import partial
 from typing import ClassVar, Literal, cast
 
+from ._child import KILL_WAIT, Child, World
 from ._control import RunControl
 from ._errors import SessionStartError
 from ._flow import Flow, Receive, WaitExit
 from ._process import describe_exit, kill_group
 from ._running import emit_admitted, emit_last, pump_until_over, stop_if_due
-from ._session import KILL_WAIT, Child, Session, World
+from ._session import Session
 from ._shell import Pieces, ShellChild, ShellCommand
 from ._shell_decode import ShellDecoder, run_line
 from ._workspace import Workspace
