@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from ._provider import Decoder, ProviderCall
 from .chunks import ResponseChunk
@@ -30,6 +30,9 @@ from .events import Event, StatusEvent
 from .messages import Message, ToolCall
 from .responses import Response, Step, ToolResult, add_usage
 from .tools._protocol import ArgumentWatcher, Tool, ToolArgumentsError, ToolOutput
+
+if TYPE_CHECKING:
+    from ._observe import RunObserver
 
 __all__ = ["Emit", "Run", "RunTool", "StreamTurn"]
 
@@ -110,7 +113,10 @@ class Run:
         self._turn_open = False
         self._watchers: dict[int, ArgumentWatcher | None] = {}
         self._watched_names: dict[int, str] = {}
+        self._early: dict[int, list[str]] = {}  # pieces of calls whose name has not come yet
         self._final: Response | None = None
+        self.observer: RunObserver | None = None  # set before iterating (see `mirastream._observe`)
+        self._attempt = 0
 
     @property
     def has_tools(self) -> bool:
@@ -130,10 +136,14 @@ class Run:
         self.state = "running"
         self.started_at = perf_counter()
 
-    def end(self, state: State) -> None:
-        """The stream ended: `done`, `interrupted` (stopped) or `failed`."""
+    def end(self, state: State, error: BaseException | None = None) -> None:
+        """The stream ended: `done`, `interrupted` (stopped) or `failed` (with `error`)."""
+        if self.state in ("done", "interrupted", "failed"):
+            return
         self.ended_at = perf_counter()
         self.state = state
+        if self.observer is not None:
+            self.observer.run_finished(state, error, self.response())
 
     def stop_if_running(self) -> None:
         """The consumer closed the stream: a stream not yet over counts as interrupted."""
@@ -186,15 +196,25 @@ class Run:
             return _result(call, f"There is no tool named {call.name!r}; tools: {known}.")
         if call.arguments is None:
             return _result(call, f"The arguments are not a JSON object: {call.raw_arguments[:200]!r}.")
+        duplicated = duplicate_keys(call.raw_arguments)
+        if duplicated:
+            # Which value counts is not defined: what was shown might not be what runs.
+            return _result(call, f"The arguments repeat the key(s) {', '.join(map(repr, duplicated))}.")
+        if self.observer is not None:
+            self.observer.tool_started(tool, call)
         try:
             output: ToolOutput = yield RunTool(tool, call)
         except ToolArgumentsError as error:  # its message is written for the model
-            return _result(call, str(error))
+            result = _result(call, str(error))
         except MirastreamError:
             raise  # the library's own failures (a session that cannot start, ...) stop the stream
         except Exception as error:  # reported to the model, and kept on the response's steps
-            return _result(call, f"The tool raised {type(error).__name__}: {error}")
-        return ToolResult(call=call, output=output.output, is_error=output.is_error)
+            result = _result(call, f"The tool raised {type(error).__name__}: {error}")
+        else:
+            result = ToolResult(call=call, output=output.output, is_error=output.is_error)
+        if self.observer is not None:
+            self.observer.tool_finished(result)
+        return result
 
     def _calls_to_run(self, turn: Response) -> tuple[ToolCall, ...]:
         """The calls of a finished turn that the run executes (none: the run is over).
@@ -223,37 +243,67 @@ class Run:
 
     def begin_turn(self, call: ProviderCall[Any]) -> Decoder[Any]:
         """An attempt at a turn starts: a fresh decoder (a retry starts over)."""
+        self._attempt = self._attempt + 1 if call is self.call and self._turn_open else 1
+        if self.observer is not None:
+            self.observer.attempt_started(call, self._attempt)
         self.call = call
         self.decoder = decoder = call.decoder()
         self._turn_open = True
         self._watchers = {}
         self._watched_names = {}
+        self._early = {}
         return decoder
 
     def end_turn(self) -> Response:
         """The turn's stream ended: check it finished properly; its response."""
         self.decoder.finish()
         self._turn_open = False
-        return self.decoder.response()
+        response = self.decoder.response()
+        if self.observer is not None:
+            self.observer.turn_finished(response)
+        return response
 
     def first_chunk(self) -> None:
-        """The first chunk that carries an answer arrived."""
+        """The first chunk that carries an answer arrived (in the current turn)."""
         if self.first_chunk_at is None:
             self.first_chunk_at = perf_counter()
+        if self.observer is not None:
+            self.observer.first_chunk()
+
+    def tool_event(self, event: Event) -> None:
+        """The running tool yielded `event`."""
+        if self.observer is not None:
+            self.observer.tool_event(event)
+
+    def attempt_failed(self, error: BaseException) -> None:
+        """The current attempt failed before its first chunk (it may be retried)."""
+        if self.observer is not None:
+            self.observer.attempt_failed(error)
 
     def watch(self, chunk: ResponseChunk) -> list[Event]:
-        """The events of the tool-call pieces in `chunk` (the code being written, ...)."""
+        """The events of the tool-call pieces in `chunk` (the code being written, ...).
+
+        Only the first choice's calls run, so only they are watched. Pieces that arrive before
+        their call's name are held until it is known, so everything that runs was shown.
+        """
+        if chunk.choice_index != 0:
+            return []
         events: list[Event] = []
         for delta in chunk.tool_calls:
+            index = delta.index
             if delta.name:
-                self._watched_names[delta.index] = delta.name
-            if delta.index not in self._watchers:
-                name = self._watched_names.get(delta.index)
-                if name is None:
+                self._watched_names[index] = delta.name
+            if index not in self._watchers:
+                name = self._watched_names.get(index)
+                if name is None:  # no name yet: keep the pieces for its watcher
+                    self._early.setdefault(index, []).append(delta.arguments)
                     continue
                 tool = self.tools.get(name)
-                self._watchers[delta.index] = None if tool is None else tool.watch(delta.id)
-            watcher = self._watchers[delta.index]
+                watcher = self._watchers[index] = None if tool is None else tool.watch(delta.id)
+                early = "".join(self._early.pop(index, ()))
+                if watcher is not None and early:
+                    events.extend(watcher.feed(early))
+            watcher = self._watchers[index]
             if watcher is not None and delta.arguments:
                 events.extend(watcher.feed(delta.arguments))
         return events
@@ -305,7 +355,6 @@ class Run:
         if self.closing:
             self.end("interrupted")
             return None
-        self.end("failed")
         converted = self.typed(error)
         if isinstance(converted, MirastreamError):
             if self.first_chunk_at is not None and type(converted) is APIConnectionError:
@@ -314,10 +363,11 @@ class Run:
                     f"({type(error).__name__}: {error})",
                     provider=self.provider,
                 )
-            if self.connected and converted.response is None:
-                converted.response = self.response()
             if converted.provider is None:
                 converted.provider = self.provider
+        self.end("failed", converted)
+        if isinstance(converted, MirastreamError) and self.connected and converted.response is None:
+            converted.response = self.response()
         return converted
 
     def typed(self, error: BaseException) -> BaseException:
@@ -331,6 +381,27 @@ class Run:
         return APITimeoutError(
             f"no chunk arrived within the first_chunk timeout ({seconds} s)", provider=self.provider
         )
+
+
+def duplicate_keys(raw_arguments: str) -> list[str]:
+    """The keys that appear twice in one object of a call's JSON arguments (none: `[]`)."""
+    import json
+
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and key not in repeated:
+                repeated.append(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(raw_arguments, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return []  # not JSON: reported as such
+    return repeated
 
 
 def _result(call: ToolCall, message: str) -> ToolResult:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from ._visible import visible
+
 if TYPE_CHECKING:
     from .messages import ToolCall
 
@@ -157,14 +159,22 @@ class MarkerEvent(Event):
 
 
 class CodeEvent(Event):
-    """A piece of the code the model is writing, streamed while it writes the tool call."""
+    r"""A piece of the code the model is writing, streamed while it writes the tool call.
+
+    `content` is safe to print: control characters and terminal escapes are shown as escapes
+    (`\x1b`), so a line cannot hide; `code` holds the piece exactly as written.
+    """
 
     item_type: ClassVar[StreamItemType] = "code"
-    __slots__ = ("call_id",)
+    __slots__ = ("call_id", "code")
 
     def __init__(self, language: str, content: str, call_id: str | None = None) -> None:
-        super().__init__("assistant", "code", language, content)
+        super().__init__("assistant", "code", language, visible(content))
+        self.code = content
         self.call_id = call_id
+
+    def _lmc_content(self) -> Any:
+        return self.code
 
 
 class ConfirmationEvent(Event):
@@ -175,14 +185,29 @@ class ConfirmationEvent(Event):
     """
 
     item_type: ClassVar[StreamItemType] = "confirmation"
-    __slots__ = ("_decision", "call_id", "code", "language")
+    __slots__ = ("_code", "_decision", "_language", "call_id")
 
     def __init__(self, language: str, code: str, call_id: str | None = None) -> None:
         super().__init__("computer", "confirmation", "execution")
-        self.language = language
-        self.code = code
+        self._language = language
+        self._code = code
         self.call_id = call_id
         self._decision: bool | None = None
+
+    @property
+    def code(self) -> str:
+        """The code that runs if approved, exactly (read-only: what you approve is what runs)."""
+        return self._code
+
+    @property
+    def language(self) -> str:
+        """The session language that runs it: `python` or `shell`."""
+        return self._language
+
+    @property
+    def visible_code(self) -> str:
+        """`code` safe to print: control characters and escapes shown, never obeyed."""
+        return visible(self._code)
 
     def approve(self) -> None:
         """Run the code (also what happens when you simply keep iterating)."""
@@ -198,18 +223,26 @@ class ConfirmationEvent(Event):
         return self._decision
 
     def _lmc_content(self) -> Any:
-        return {"type": "code", "format": self.language, "content": self.code}
+        return {"type": "code", "format": self.language, "content": self.visible_code}
 
 
 class ConsoleEvent(Event):
-    """Output of running code, as it is produced. `stream` is `stdout` or `stderr`."""
+    """Output of running code, as it is produced. `stream` is `stdout` or `stderr`.
+
+    `content` is safe to print (control characters and terminal escapes shown as escapes);
+    `data` holds the output exactly as the code wrote it.
+    """
 
     item_type: ClassVar[StreamItemType] = "console"
-    __slots__ = ("stream",)
+    __slots__ = ("data", "stream")
 
     def __init__(self, content: str, stream: Literal["stdout", "stderr"] = "stdout") -> None:
-        super().__init__("computer", "console", "output", content)
+        super().__init__("computer", "console", "output", visible(content))
+        self.data = content
         self.stream = stream
+
+    def _lmc_content(self) -> Any:
+        return self.data
 
 
 class ActiveLineEvent(Event):

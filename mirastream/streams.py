@@ -154,6 +154,7 @@ class Stream(_StreamBase[ItemT]):
                             if isinstance(item, ToolOutput):
                                 output = item
                                 break
+                            run.tool_event(item)
                             yield item
                             if run.closing:  # stopped from another thread: the tool stops too
                                 break
@@ -261,8 +262,11 @@ class Stream(_StreamBase[ItemT]):
             if deadline is not None:
                 deadline.cancel()
                 if deadline.fired and not run.closing:
-                    raise run.first_chunk_timeout(limit) from error
+                    timeout = run.first_chunk_timeout(limit)
+                    run.attempt_failed(timeout)
+                    raise timeout from error
             typed = run.typed(error)
+            run.attempt_failed(typed)
             if typed is error:
                 raise
             raise typed from error
@@ -373,6 +377,7 @@ class AsyncStream(_StreamBase[ItemT]):
                             if isinstance(item, ToolOutput):
                                 output = item
                                 break
+                            run.tool_event(item)
                             yield item
                             if run.closing:  # stopped from another task: the tool stops too
                                 break
@@ -475,8 +480,11 @@ class AsyncStream(_StreamBase[ItemT]):
             if entered:
                 await sending.__aexit__(*sys.exc_info())
             if isinstance(error, TimeoutError) and not isinstance(error, MirastreamError):
-                raise run.first_chunk_timeout(limit) from error
+                timeout = run.first_chunk_timeout(limit)
+                run.attempt_failed(timeout)
+                raise timeout from error
             typed = run.typed(error)
+            run.attempt_failed(typed)
             if typed is error:
                 raise
             raise typed from error

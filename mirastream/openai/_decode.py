@@ -225,7 +225,11 @@ class OpenAIDecoder:
                         return OpenAIResponseChunk(payload, content, "", (), None, usage, index)
         fields = self._choice(choices[0])
         for choice in choices[1:]:
-            self._choice(choice)  # every choice is accumulated; the chunk's fields are the first's
+            # Every choice is accumulated; the chunk's fields are choice 0's when the event has
+            # it (it may come second), so the first choice's calls are shown as they stream.
+            other = self._choice(choice)
+            if other[4] == 0:
+                fields = other
         content, thinking, pieces, finish_reason, index = fields
         return OpenAIResponseChunk(payload, content, thinking, pieces, finish_reason, usage, index)
 

@@ -66,10 +66,11 @@ def test_several_choices_in_one_chunk_are_each_accumulated() -> None:
         (0, "Tart.", "stop"),
         (1, "Pie", "length"),
     ]
-    # A chunk's own fields are those of its first choice.
+    # A chunk's own fields are those of choice 0 when it is there (even listed second),
+    # else of its first choice.
     assert [(c.choice_index, c.content, c.finish_reason) for c in chunks] == [
         (0, "", None),
-        (1, "Pie", None),
+        (0, "Tart", None),
         (0, ".", None),
         (0, "", "stop"),
     ]
