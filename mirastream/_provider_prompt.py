@@ -97,4 +97,5 @@ class ProviderPrompt(BasePrompt, Generic[ParamsT, ChunkT]):
             executable_tools(tools),
             declared=declared_names(tools),
             max_steps=self.max_steps,
+            max_calls_per_turn=self.max_calls_per_turn,
         )

@@ -81,6 +81,8 @@ class Run:
         declared: names of tools given as provider dicts: a call to one ends the run with the
             calls on the response, for the caller to run.
         max_steps: the most model turns with tools (`MaxStepsReached` beyond).
+        max_calls_per_turn: the most tool calls run per model turn; later ones get a result
+            saying they were not run.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class Run:
         *,
         declared: Sequence[str] = (),
         max_steps: int = 10,
+        max_calls_per_turn: int = 10,
     ) -> None:
         self.provider = first_call.provider
         self.call = first_call
@@ -108,6 +111,7 @@ class Run:
         self._messages = list(messages)
         self._declared = frozenset(declared) - set(self.tools)
         self._max_steps = max_steps
+        self._max_calls = max_calls_per_turn
         self._steps: list[Step] = []
         self._running: Step | None = None  # the turn whose tools run now, with their results so far
         self._turn_open = False
@@ -168,13 +172,15 @@ class Run:
             results: list[ToolResult] = []
             step = len(self._steps) + 1
             self._running = Step(response=turn)
-            for tool_call in calls:
+            for position, tool_call in enumerate(calls):
                 if self.closing:  # stopped from another thread or task
                     self.end("interrupted")
                     return
                 if self.status:
                     yield Emit(StatusEvent("step.started", step, tool_call))
-                result = yield from self._run_tool(tool_call)
+                result = self._guard(tool_call, calls[:position])
+                if result is None:
+                    result = yield from self._run_tool(tool_call)
                 results.append(result)
                 self._running = Step(response=turn, results=tuple(results))
                 if self.status:
@@ -188,6 +194,19 @@ class Run:
         if self.status:
             yield Emit(StatusEvent("run.completed", len(self._steps)))
         self.end("done")
+
+    def _guard(self, call: ToolCall, earlier: tuple[ToolCall, ...]) -> ToolResult | None:
+        """The result of a call the loop guards keep from running, or `None` to run it."""
+        if len(earlier) >= self._max_calls:
+            return _result(
+                call,
+                f"Not run: at most {self._max_calls} tool calls run per turn. Call it again in "
+                "your next turn if it is still needed.",
+            )
+        for other in earlier:
+            if other.name == call.name and other.arguments is not None and other.arguments == call.arguments:
+                return _result(call, f"Not run: it repeats call {other.id} of this turn; see that result.")
+        return None
 
     def _run_tool(self, call: ToolCall) -> Generator[RunTool, Any, ToolResult]:
         tool = self.tools.get(call.name)
@@ -224,6 +243,10 @@ class Run:
         """
         calls = turn.tool_calls
         if not self.tools or not calls or any(call.name in self._declared for call in calls):
+            return ()
+        if turn.finish_reason == "length":
+            # Cut off: the last call may be half written. None runs and none is sent back; the
+            # run ends with this turn, whose finish reason says why.
             return ()
         if len(self._steps) + 1 >= self._max_steps:
             self._steps.append(Step(response=turn))

@@ -26,6 +26,7 @@ _RESERVED = frozenset(
         "base_url",
         "call_params",
         "client",
+        "max_calls_per_turn",
         "max_steps",
         "messages",
         "retries",
@@ -86,6 +87,12 @@ class BasePrompt(BaseModel):
     prompt_template: ClassVar[str]
     max_steps: ClassVar[int] = 10
     """With tools: the most model turns one stream may take (`MaxStepsReached` beyond)."""
+    max_calls_per_turn: ClassVar[int] = 10
+    """With tools: the most tool calls run per model turn; the rest are answered "not run".
+
+    Whatever the limit, a call that repeats an earlier call of the same turn (same tool, same
+    arguments) is not run again, and a turn cut off by `max_tokens` (finish reason `length`)
+    runs none of its calls: the stream ends with that turn."""
     retries: ClassVar[RetryPolicy] = DEFAULT_RETRIES
     """How to retry a request that fails before its first chunk (see `mirastream.retries`)."""
     timeouts: ClassVar[Timeouts] = Timeouts()

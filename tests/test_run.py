@@ -277,7 +277,12 @@ def test_status_events_come_in_order_around_each_call() -> None:
     log: list[Any] = []
     step: Any = next(flow)
     replies: Iterator[Any] = iter(
-        [turn(call("call_1"), call("call_2")), ToolOutput("1 km"), ToolOutput("2 km"), turn(text="3 km.")]
+        [
+            turn(call("call_1"), call("call_2", arguments='{"route": "B"}')),
+            ToolOutput("1 km"),
+            ToolOutput("2 km"),
+            turn(text="3 km."),
+        ]
     )
     try:
         while True:
@@ -420,7 +425,7 @@ def test_a_run_stopped_while_a_tool_runs_keeps_the_turn_that_called_it() -> None
     run, _ = new_run()
     flow = run.flow()
     next(flow)
-    first, second = call("call_1"), call("call_2")
+    first, second = call("call_1"), call("call_2", arguments='{"route": "B"}')
     flow.send(turn(first, second, text="Let me measure."))
     flow.send(ToolOutput("1 km"))  # the second call is running when the consumer stops
     flow.close()
@@ -429,3 +434,61 @@ def test_a_run_stopped_while_a_tool_runs_keeps_the_turn_that_called_it() -> None
     assert response.text == "Let me measure."
     assert response.tool_calls == (first, second)
     assert [result.output for result in response.steps[0].results] == ["1 km"]
+
+
+# --- Loop guards ---------------------------------------------------------------------------
+
+
+def test_a_call_repeated_in_a_turn_is_not_run_again() -> None:
+    run, _ = new_run()
+    flow = run.flow()
+    next(flow)
+    first, again = call("call_1"), call("call_2")  # the same tool, the same arguments
+    other = call("call_3", arguments='{"route": "B"}')
+    step = flow.send(turn(first, again, other))
+    assert isinstance(step, RunTool) and step.call is first
+    step = flow.send(ToolOutput("1 km"))
+    assert isinstance(step, RunTool) and step.call is other  # the repeat was skipped
+    expect_turn(flow.send(ToolOutput("2 km")), 2)
+    results = run.response().steps[0].results
+    assert [(result.call.id, result.is_error) for result in results] == [
+        ("call_1", False),
+        ("call_2", True),
+        ("call_3", False),
+    ]
+    assert "repeats call call_1" in results[1].output
+
+
+def test_calls_past_the_cap_of_a_turn_are_answered_not_run() -> None:
+    calls = Calls()
+    run = Run(RecordedCall(1), calls, QUESTION, [Measure()], max_calls_per_turn=2)
+    run.claim()
+    flow = run.flow()
+    next(flow)
+    made = [call(f"call_{n}", arguments=f'{{"route": "R{n}"}}') for n in range(4)]
+    step = flow.send(turn(*made))
+    ran = []
+    while isinstance(step, RunTool):
+        ran.append(step.call.id)
+        step = flow.send(ToolOutput("ok"))
+    expect_turn(step, 2)
+    assert ran == ["call_0", "call_1"]
+    results = run.response().steps[0].results
+    assert [result.call.id for result in results] == ["call_0", "call_1", "call_2", "call_3"]
+    assert all("at most 2 tool calls" in result.output for result in results[2:])
+    # Every call has a result: the providers reject a turn with an unanswered call.
+    assert [message.role for message in calls.made[0].messages[-4:]] == ["tool"] * 4
+
+
+def test_a_turn_cut_off_by_length_runs_none_of_its_calls() -> None:
+    run, calls = new_run()
+    flow = run.flow()
+    next(flow)
+    cut = call(arguments='{"route": "A", "det')  # half written
+    choice = Choice(tool_calls=(cut,), finish_reason="length")
+    with pytest.raises(StopIteration):
+        flow.send(Response(provider="openai", choices=(choice,)))
+    assert calls.made == []  # nothing was sent back
+    response = run.response()
+    assert response.finish_reason == "length" and response.tool_calls == (cut,)
+    assert run.state == "done"
