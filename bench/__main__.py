@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _report, first_chunk, imports, interpreter, load, throughput
-from bench._common import PROVIDERS, clear_proxies
+from bench._common import PROVIDERS, STREAM_PROVIDERS, clear_proxies
 from bench._sse_server import ServerProcess
 
 README = Path(__file__).resolve().parent / "README.md"
@@ -97,7 +97,7 @@ Rows = list[dict[str, Any]]
 
 
 def _measure_throughput(preset: Preset, url: str) -> Rows:
-    return [asdict(s) for s in throughput.run(url, PROVIDERS, preset.sizes, preset.rounds)]
+    return [asdict(s) for s in throughput.run(url, STREAM_PROVIDERS, preset.sizes, preset.rounds)]
 
 
 def _render_throughput(preset: Preset, rows: Rows) -> str:
@@ -106,7 +106,8 @@ def _render_throughput(preset: Preset, rows: Rows) -> str:
         f"µs per content chunk, wall clock, median (min-max) of {preset.rounds} rounds; each read "
         "is one request, from before it is sent to its last chunk. Ratios pair the reads of one round."
     )
-    table = _report.throughput_tables(samples, PROVIDERS, preset.sizes)
+    providers = [p for p in STREAM_PROVIDERS if any(s.provider == p for s in samples)]  # older runs lack some
+    table = _report.throughput_tables(samples, providers, preset.sizes)
     return _section("Streaming: µs per chunk", note, table)
 
 

@@ -14,9 +14,26 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDERS = ("openai", "anthropic", "gemini")
-SDK_PACKAGES = {"openai": "openai", "anthropic": "anthropic", "gemini": "google-genai"}
-SDK_MODULES = {"openai": "openai", "anthropic": "anthropic", "gemini": "google.genai"}
-MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash"}
+# The streaming groups also measure OpenAI's Responses API (`OpenAIResponsesPrompt`).
+STREAM_PROVIDERS = (*PROVIDERS, "openai_responses")
+SDK_PACKAGES = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "google-genai",
+    "openai_responses": "openai",
+}
+SDK_MODULES = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "google.genai",
+    "openai_responses": "openai",
+}
+MODELS = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-sonnet-4-6",
+    "gemini": "gemini-2.5-flash",
+    "openai_responses": "gpt-5-mini",
+}
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 
@@ -34,6 +51,8 @@ def floor_request(provider: str, text: str) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"model": model, "messages": [message], "stream": True}
         body["stream_options"] = {"include_usage": True}
         return "/v1/chat/completions", body
+    if provider == "openai_responses":
+        return "/v1/responses", {"model": model, "input": [message], "stream": True}
     if provider == "anthropic":
         return "/v1/messages", {"model": model, "max_tokens": 1024, "messages": [message], "stream": True}
     path = f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
@@ -52,6 +71,16 @@ def prompt_class(provider: str, url: str) -> Any:
             call_params = OpenAICallParams(model=MODELS["openai"])
 
         return OpenAIBench
+    if provider == "openai_responses":
+        from mirastream.openai import OpenAIResponsesCallParams, OpenAIResponsesPrompt
+
+        class OpenAIResponsesBench(OpenAIResponsesPrompt):
+            prompt_template = "USER: {text}"
+            text: str
+            base_url = f"{url}/v1"
+            call_params = OpenAIResponsesCallParams(model=MODELS["openai_responses"])
+
+        return OpenAIResponsesBench
     if provider == "anthropic":
         from mirastream.anthropic import AnthropicCallParams, AnthropicPrompt
 

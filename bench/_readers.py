@@ -7,8 +7,8 @@ the `perf_counter()` time at which the first one arrived:
 - ``floor``: the HTTP library the SDKs use (`httpx2`), a minimal SSE line split and
   `json.loads`, no SDK: what reading the stream costs at least in Python.
 - ``sdk``: the official SDK iterating its own stream (`chat.completions.create(stream=True)`,
-  `messages.create(stream=True)`, `models.generate_content_stream`), reading each chunk's
-  text from its objects.
+  `responses.create(stream=True)`, `messages.create(stream=True)`,
+  `models.generate_content_stream`), reading each chunk's text from its objects.
 - ``content``: a mirastream prompt class's `stream()`, reading `.content` only.
 - ``chunk``: the same, also touching `.chunk` (the SDK's own object) on every chunk.
 
@@ -54,10 +54,15 @@ def _gemini_text(event: dict[str, Any]) -> str | None:
     return "".join(part.get("text", "") for part in event["candidates"][0]["content"]["parts"])
 
 
+def _openai_responses_text(event: dict[str, Any]) -> str | None:
+    return event["delta"] if event["type"] == "response.output_text.delta" else None
+
+
 FLOOR_TEXT: dict[str, Callable[[dict[str, Any]], str | None]] = {
     "openai": _openai_text,
     "anthropic": _anthropic_text,
     "gemini": _gemini_text,
+    "openai_responses": _openai_responses_text,
 }
 
 
@@ -154,6 +159,24 @@ def sdk_sync(provider: str, url: str) -> Read:
             return parts, first
 
         return read_openai
+    if provider == "openai_responses":
+        import openai
+
+        responses_client = openai.OpenAI(api_key="bench", base_url=f"{url}/v1")
+
+        def read_openai_responses(chunks: int) -> Reading:
+            parts: list[str] = []
+            first = 0.0
+            stream = responses_client.responses.create(model=model, input=_messages(chunks), stream=True)
+            with stream:
+                for event in stream:
+                    if event.type == "response.output_text.delta":
+                        if not parts:
+                            first = perf_counter()
+                        parts.append(event.delta)
+            return parts, first
+
+        return read_openai_responses
     if provider == "anthropic":
         import anthropic
 
@@ -222,6 +245,26 @@ def sdk_async(provider: str, url: str) -> AsyncRead:
             return parts, first
 
         return read_openai
+    if provider == "openai_responses":
+        import openai
+
+        responses_client = openai.AsyncOpenAI(api_key="bench", base_url=f"{url}/v1")
+
+        async def read_openai_responses(chunks: int) -> Reading:
+            parts: list[str] = []
+            first = 0.0
+            stream = await responses_client.responses.create(
+                model=model, input=_messages(chunks), stream=True
+            )
+            async with stream:
+                async for event in stream:
+                    if event.type == "response.output_text.delta":
+                        if not parts:
+                            first = perf_counter()
+                        parts.append(event.delta)
+            return parts, first
+
+        return read_openai_responses
     if provider == "anthropic":
         import anthropic
 

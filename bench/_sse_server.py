@@ -1,8 +1,9 @@
 """A fast loopback SSE server for the benchmarks: generated chat streams, thousands at once.
 
 The user message of each request says what to stream, in the wire format of the API its
-path belongs to: OpenAI Chat Completions (``.../chat/completions``), Anthropic Messages
-(``.../messages``) or Gemini (``...:streamGenerateContent``); the formats are in `_wire`.
+path belongs to: OpenAI Chat Completions (``.../chat/completions``), OpenAI Responses
+(``.../responses``), Anthropic Messages (``.../messages``) or Gemini
+(``...:streamGenerateContent``); the formats are in `_wire`.
 
 - ``load-stream:<number>:<chunks>``: ``chunks`` text pieces unique to stream ``number``
   (see `piece`), so a response delivered to the wrong caller shows; one write per event,
@@ -101,6 +102,8 @@ def _provider_of(path: bytes) -> str | None:
     route = path.split(b"?", 1)[0]
     if route.endswith(b"/chat/completions"):
         return "openai"
+    if route.endswith(b"/responses"):
+        return "openai_responses"
     if route.endswith(b"/messages"):
         return "anthropic"
     if route.endswith(b":streamGenerateContent"):

@@ -12,6 +12,11 @@ the recorded transcripts in `tests/transcripts/`):
   (stop reason and output tokens), `message_stop`.
 - Gemini `streamGenerateContent?alt=sse`: one `GenerateContentResponse` per piece with
   the running `usageMetadata`; the last one has `finishReason` and the output count.
+- OpenAI Responses (``POST /v1/responses``): `response.created`, `response.in_progress`
+  (the whole response object), `response.output_item.added`, `response.content_part.added`,
+  one `response.output_text.delta` per piece (with `logprobs` and an `obfuscation` pad),
+  `response.output_text.done`, `response.content_part.done`, `response.output_item.done`
+  (each repeating the whole text), `response.completed` with the usage.
 
 `bench_piece` gives realistic pieces of 1-3 tokens (words, punctuation, some non-ASCII
 and newlines); `first_content_event` says which event carries the first piece.
@@ -31,6 +36,7 @@ __all__ = [
     "first_content_event",
     "gemini_events",
     "openai_events",
+    "openai_responses_events",
     "openai_tool_call_events",
     "tool_call_pieces",
 ]
@@ -196,17 +202,96 @@ def gemini_events(pieces: Sequence[str], stream_id: str, usage: tuple[int, int])
         yield b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ": ")).encode() + b"\n\n"
 
 
+def _responses_object(stream_id: str, status: str, output: list[Any], usage: Any) -> dict[str, Any]:
+    """The whole `response` object of a Responses stream's lifecycle events."""
+    return {
+        "id": f"resp_{stream_id}",
+        "object": "response",
+        "created_at": 1767225600,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "max_tool_calls": None,
+        "model": "gpt-5-mini-2025-08-07",
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "prompt_cache_key": None,
+        "reasoning": {"effort": "minimal", "summary": None},
+        "safety_identifier": None,
+        "service_tier": "default",
+        "store": True,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_logprobs": 0,
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage,
+        "user": None,
+        "metadata": {},
+    }
+
+
+def _responses_event(kind: str, fields: dict[str, Any], number: int) -> bytes:
+    payload = {"type": kind, **fields, "sequence_number": number}
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+
+
+def openai_responses_events(pieces: Sequence[str], stream_id: str, usage: tuple[int, int]) -> Iterator[bytes]:
+    """A Responses stream: created, in progress, item and part added, one delta per piece, done events."""
+    prompt, completion = usage
+    item_id = f"msg_{stream_id}"
+    text = "".join(pieces)
+    part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+    item = {"id": item_id, "type": "message", "status": "in_progress", "content": [], "role": "assistant"}
+    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    started = _responses_object(stream_id, "in_progress", [], None)
+    yield _responses_event("response.created", {"response": started}, 0)
+    yield _responses_event("response.in_progress", {"response": started}, 1)
+    yield _responses_event("response.output_item.added", {"output_index": 0, "item": item}, 2)
+    yield _responses_event("response.content_part.added", {**where, "part": part}, 3)
+    # The deltas as the live API sends them (`tests/transcripts/openai_responses/recorded/`):
+    # `sequence_number` first, then the place, the text, `logprobs` and the `obfuscation` pad.
+    head = b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":'
+    place = b',"item_id":"%s","output_index":0,"content_index":0,"delta":' % item_id.encode()
+    for number, piece in enumerate(pieces, start=4):
+        pad = b"o6siFnnjPfOpqXVA"[: max(1, 16 - len(piece))]  # the pad evens out event sizes
+        yield head + b"%d" % number + place + _text(piece) + b',"logprobs":[],"obfuscation":"%s"}\n\n' % pad
+    number = 4 + len(pieces)
+    yield _responses_event("response.output_text.done", {**where, "text": text, "logprobs": []}, number)
+    done_part = {**part, "text": text}
+    yield _responses_event("response.content_part.done", {**where, "part": done_part}, number + 1)
+    done_item = {**item, "status": "completed", "content": [done_part]}
+    yield _responses_event("response.output_item.done", {"output_index": 0, "item": done_item}, number + 2)
+    counts = {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": 0},  # as today's SDK declares
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": prompt + completion,
+    }
+    finished = _responses_object(stream_id, "completed", [done_item], counts)
+    yield _responses_event("response.completed", {"response": finished}, number + 3)
+
+
 WIRE_FORMATS: dict[str, EventsFor] = {
     "openai": openai_events,
     "anthropic": anthropic_events,
     "gemini": gemini_events,
+    "openai_responses": openai_responses_events,
 }
 """The event generator of each provider."""
 
 
 def first_content_event(provider: str) -> int:
     """The index of the event that carries a stream's first piece of text."""
-    return {"openai": 1, "anthropic": 3, "gemini": 0}[provider]
+    return {"openai": 1, "anthropic": 3, "gemini": 0, "openai_responses": 4}[provider]
 
 
 # The arguments of one `execute` call, in the pieces a model streams them in.

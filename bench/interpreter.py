@@ -3,8 +3,9 @@
     python -m bench.interpreter [--cold 3] [--warm 30] [--prints 20] [--output-mb 50]
 
 Two sides, each in a fresh Python process: ``mirastream`` (`PythonSession`, the code
-interpreter's Python session) and ``bare`` (`jupyter_client.manager.start_new_kernel`, a
-`BlockingKernelClient` reading iopub until the execution's `idle` status). Each measures:
+interpreter's Python session, sandboxed as by default on Linux) and ``bare``
+(`jupyter_client.manager.start_new_kernel`, a `BlockingKernelClient` reading iopub until the
+execution's `idle` status). Each measures:
 
 - cold start: from nothing to a kernel ready to run code (`start()` / `start_new_kernel`),
   `cold` times, each kernel closed afterwards;
@@ -19,7 +20,9 @@ interpreter's Python session) and ``bare`` (`jupyter_client.manager.start_new_ke
 The mirastream side also runs the tool loop (`execution_start`): an OpenAI stream whose
 model writes an `execute` call over about a second; measured is the time from the chunk
 that ends the model's turn (`finish_reason` `tool_calls`, right after the call's last
-piece) to the first event of its execution (its first active line or output).
+piece) to the first event of its execution (its first active line or output), and the
+sandbox's own cost: cold starts and warm `1+1` round trips of a sandboxed and an unsandboxed
+`PythonSession`, taken in turns (`sandboxed_*`, `unsandboxed_*`).
 """
 
 from __future__ import annotations
@@ -55,13 +58,21 @@ class SideResult:
     host_rss_samples_kib: list[int] = field(default_factory=list)
     kernel_peak_kib: int = 0
     execution_start: list[float] = field(default_factory=list)
+    gateway_warm: list[float] = field(default_factory=list)
+    sandboxed_cold: list[float] = field(default_factory=list)
+    unsandboxed_cold: list[float] = field(default_factory=list)
+    sandboxed_warm: list[float] = field(default_factory=list)
+    unsandboxed_warm: list[float] = field(default_factory=list)
+
+
+SANDBOX_FIELDS = ("sandboxed_cold", "unsandboxed_cold", "sandboxed_warm", "unsandboxed_warm")
 
 
 class _Mirastream:
-    def __init__(self) -> None:
+    def __init__(self, sandbox: bool = True) -> None:
         from mirastream.tools.execution import Limits, PythonSession
 
-        self.session = PythonSession(Limits(timeout=TIMEOUT))
+        self.session = PythonSession(Limits(timeout=TIMEOUT), sandbox=sandbox)
 
     def start(self) -> None:
         self.session.start()
@@ -187,6 +198,37 @@ def _measure_output(side: _Mirastream | _Bare, result: SideResult, output_mb: in
         raise AssertionError(f"{result.side}: {received[0]} bytes of output, expected {lines * 1024}")
 
 
+def measure_sandbox_cost(cold: int, warm: int) -> dict[str, list[float]]:
+    """The sandbox's cost: a sandboxed and an unsandboxed `PythonSession`, measured in turns.
+
+    Cold starts alternate (sandboxed, then unsandboxed), and so do warm `1+1` round trips on
+    one running session of each, so that the load of a shared machine weighs on both alike.
+    """
+    found: dict[str, list[float]] = {name: [] for name in SANDBOX_FIELDS}
+    for _ in range(cold):
+        for sandbox, name in ((True, "sandboxed_cold"), (False, "unsandboxed_cold")):
+            side = _Mirastream(sandbox=sandbox)
+            started = time.perf_counter()
+            side.start()
+            found[name].append(time.perf_counter() - started)
+            side.close()
+    pair = {True: _Mirastream(sandbox=True), False: _Mirastream(sandbox=False)}
+    try:
+        for side in pair.values():
+            side.start()
+            for _ in range(3):
+                side.run("1+1", _nothing)
+        for _ in range(warm):
+            for sandbox, name in ((True, "sandboxed_warm"), (False, "unsandboxed_warm")):
+                started = time.perf_counter()
+                pair[sandbox].run("1+1", _nothing)
+                found[name].append(time.perf_counter() - started)
+    finally:
+        for side in pair.values():
+            side.close()
+    return found
+
+
 def measure_execution_start(url: str, reps: int, write_ms: int) -> list[float]:
     """Seconds from the end of the model's turn (its `execute` call written) to the code's first event."""
     from mirastream.events import ActiveLineEvent, ConsoleEvent
@@ -213,6 +255,62 @@ def measure_execution_start(url: str, reps: int, write_ms: int) -> list[float]:
     if len(found) != reps:
         raise AssertionError(f"the tool loop ran {len(found)} of {reps} executions")
     return found
+
+
+def measure_gateway(warm: int) -> list[float]:
+    """`1+1` round trips of a `GatewaySession` on a Jupyter Kernel Gateway this process starts on 127.0.0.1.
+
+    Empty when `jupyter-kernel-gateway` is not installed.
+    """
+    import importlib.util
+    import os
+    import secrets
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    from mirastream.tools.execution import Limits
+    from mirastream.tools.execution.gateway import GatewaySession
+
+    if importlib.util.find_spec("kernel_gateway") is None:
+        return []
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as root:
+        env = {name: value for name, value in os.environ.items() if not name.startswith("JUPYTER")}
+        for name in ("CONFIG", "RUNTIME", "DATA"):
+            env[f"JUPYTER_{name}_DIR"] = str(Path(root, name.lower()))
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        command = [sys.executable, "-m", "kernel_gateway", "--KernelGatewayApp.ip=127.0.0.1"]
+        command += [f"--KernelGatewayApp.port={port}", f"--KernelGatewayApp.auth_token={token}"]
+        gateway = subprocess.Popen(
+            command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            session = GatewaySession(f"http://127.0.0.1:{port}", token, Limits(timeout=TIMEOUT))
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    session.start()
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)  # the gateway is not listening yet
+            found = []
+            with session:
+                for _ in range(3):
+                    list(session.execute("1+1"))
+                for _ in range(warm):
+                    started = time.perf_counter()
+                    list(session.execute("1+1"))
+                    found.append(time.perf_counter() - started)
+            return found
+        finally:
+            gateway.terminate()
+            gateway.wait(30)
 
 
 def run(url: str, *, cold: int, warm: int, prints: int, output_mb: int, tool_reps: int) -> list[SideResult]:
@@ -242,6 +340,10 @@ def main() -> int:
         result = measure_side(args.child, args.cold, args.warm, args.prints, args.output_mb)
         if args.child == "mirastream" and args.tool_reps:
             result.execution_start = measure_execution_start(args.url, args.tool_reps, 1000)
+        if args.child == "mirastream":
+            result.gateway_warm = measure_gateway(args.warm)
+            for name, values in measure_sandbox_cost(args.cold, args.warm).items():
+                setattr(result, name, values)
         print(json.dumps(asdict(result)))
         return 0
     from bench._sse_server import ServerProcess

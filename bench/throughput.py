@@ -1,6 +1,9 @@
 """Streaming cost: µs per chunk of the floor, the raw SDK and mirastream, sync and async.
 
-    python -m bench.throughput [--sizes 1000,20000] [--reps 5] [--providers openai,anthropic,gemini]
+    python -m bench.throughput [--sizes 1000,20000] [--rounds 5] [--providers openai,openai_responses]
+
+The providers are `openai` (Chat Completions), `anthropic`, `gemini` and `openai_responses`
+(the Responses API); by default, all four.
 
 Each provider runs in a fresh Python process that makes the eight readers of `_readers`
 (four kinds, sync and async), warms each one up, then reads `reps` rounds; within a round,
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from time import perf_counter, process_time
 
-from bench._common import PROVIDERS, clear_proxies, median, run_child
+from bench._common import STREAM_PROVIDERS, clear_proxies, median, run_child
 from bench._readers import ASYNC_READERS, KINDS, SYNC_READERS
 from bench._sse_server import ServerProcess
 from bench._wire import bench_piece
@@ -130,7 +133,7 @@ def ratios(
 def main() -> int:
     """Run the group alone and print the µs per chunk and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--providers", default=",".join(PROVIDERS))
+    parser.add_argument("--providers", default=",".join(STREAM_PROVIDERS))
     parser.add_argument("--sizes", default="1000,20000")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--kinds", default=",".join(KINDS))

@@ -48,5 +48,9 @@ class RunObserver(Protocol):
         ...
 
     def run_finished(self, state: str, error: BaseException | None, response: Response) -> None:
-        """The stream ended: `done`, `interrupted` or `failed` (with the error raised)."""
+        """The stream ended: `done`, `interrupted` or `failed` (with the error raised).
+
+        `error` of an interrupted stream is the `KeyboardInterrupt` or cancellation that
+        stopped it, `None` for a `break`, `close()` or a dropped stream.
+        """
         ...

@@ -18,6 +18,7 @@ from .params import BaseCallParams
 from .prompts import BasePrompt
 from .retries import RetryPolicy
 from .streams import AsyncStream, Stream
+from .telemetry._gate import attach, observed
 from .timeouts import Timeouts
 
 ParamsT = TypeVar("ParamsT", bound=BaseCallParams)
@@ -86,11 +87,12 @@ class ProviderPrompt(BasePrompt, Generic[ParamsT, ChunkT]):
 
         The first request is prepared now, so bad input fails before anything is sent.
         """
-        from .tools._specs import declared_names, executable_tools
+        from .tools._specs import declared_names, executable_tools, watches_hosted_code
 
         messages = self.messages()
         tools: Sequence[Any] | None = getattr(params, "tools", None)
-        return Run(
+        make_call, telemetry = observed(type(self), params, make_call)  # OpenTelemetry, when configured
+        run = Run(
             make_call(messages),
             make_call,
             messages,
@@ -98,4 +100,7 @@ class ProviderPrompt(BasePrompt, Generic[ParamsT, ChunkT]):
             declared=declared_names(tools),
             max_steps=self.max_steps,
             max_calls_per_turn=self.max_calls_per_turn,
+            hosted=watches_hosted_code(tools),
         )
+        attach(run, telemetry)
+        return run

@@ -33,6 +33,7 @@ from .tools._protocol import ArgumentWatcher, Tool, ToolArgumentsError, ToolOutp
 
 if TYPE_CHECKING:
     from ._observe import RunObserver
+    from .tools.hosted import HostedCodeEvents
 
 __all__ = ["Emit", "Run", "RunTool", "StreamTurn"]
 
@@ -66,8 +67,9 @@ Flow: TypeAlias = Generator[StreamTurn | RunTool | Emit, Any, None]
 
 
 def carries_answer(chunk: ResponseChunk) -> bool:
-    """Whether `chunk` carries text, thinking or a tool call: the first such chunk is the first chunk."""
-    return bool(chunk.content or chunk.thinking or chunk.tool_calls)
+    """Whether `chunk` carries text, thinking, a tool call or hosted code: the first such chunk
+    is the first chunk."""
+    return bool(chunk.content or chunk.thinking or chunk.tool_calls or chunk.hosted)
 
 
 class Run:
@@ -83,6 +85,8 @@ class Run:
         max_steps: the most model turns with tools (`MaxStepsReached` beyond).
         max_calls_per_turn: the most tool calls run per model turn; later ones get a result
             saying they were not run.
+        hosted: the provider runs code itself (`HostedCodeInterpreter`): its pieces on the
+            chunks become the events of local code, with `provider_executed=True`.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class Run:
         declared: Sequence[str] = (),
         max_steps: int = 10,
         max_calls_per_turn: int = 10,
+        hosted: bool = False,
     ) -> None:
         self.provider = first_call.provider
         self.call = first_call
@@ -114,10 +119,13 @@ class Run:
         self._max_calls = max_calls_per_turn
         self._steps: list[Step] = []
         self._running: Step | None = None  # the turn whose tools run now, with their results so far
+        self._continues = False  # a paused turn was continued: the response has several steps
         self._turn_open = False
         self._watchers: dict[int, ArgumentWatcher | None] = {}
         self._watched_names: dict[int, str] = {}
         self._early: dict[int, list[str]] = {}  # pieces of calls whose name has not come yet
+        self.watches_hosted = hosted
+        self._hosted: HostedCodeEvents | None = None
         self._final: Response | None = None
         self.observer: RunObserver | None = None  # set before iterating (see `mirastream._observe`)
         self._attempt = 0
@@ -126,6 +134,11 @@ class Run:
     def has_tools(self) -> bool:
         """Whether this run can call tools (a tool loop) rather than stream one answer."""
         return bool(self.tools)
+
+    @property
+    def watches(self) -> bool:
+        """Whether chunks with tool-call pieces or hosted code go through `watch`."""
+        return bool(self.tools) or self.watches_hosted
 
     # Lifecycle --------------------------------------------------------------------------
 
@@ -141,7 +154,8 @@ class Run:
         self.started_at = perf_counter()
 
     def end(self, state: State, error: BaseException | None = None) -> None:
-        """The stream ended: `done`, `interrupted` (stopped) or `failed` (with `error`)."""
+        """The stream ended: `done`, `interrupted` (stopped; by Ctrl-C or a cancellation: `error`)
+        or `failed` (with `error`)."""
         if self.state in ("done", "interrupted", "failed"):
             return
         self.ended_at = perf_counter()
@@ -165,6 +179,14 @@ class Run:
             turn: Response = yield StreamTurn(call)
             for event in self._finish_watchers():
                 yield Emit(event)
+            if turn.finish_reason == "paused" and self._make_call is not None:
+                # The provider paused a long turn (server tools): send it back as it is, and
+                # the model carries on where it stopped.
+                self._continues = True
+                self._steps.append(Step(response=turn))
+                self._check_steps(turn)
+                call = self._next_call()
+                continue
             calls = self._calls_to_run(turn)
             if not calls:
                 self._steps.append(Step(response=turn))
@@ -257,8 +279,16 @@ class Run:
             )
         return calls
 
+    def _check_steps(self, turn: Response) -> None:
+        """A paused turn was kept: one more turn must fit in `max_steps`."""
+        if len(self._steps) >= self._max_steps:
+            raise MaxStepsReached(
+                f"the model's answer was still paused after {self._max_steps} turns (max_steps)",
+                provider=self.provider,
+            )
+
     def _next_call(self) -> ProviderCall[Any]:
-        assert self._make_call is not None, "a run with tools makes its later calls"
+        assert self._make_call is not None, "a run of several turns makes its later calls"
         self._messages.extend(self._steps[-1].messages())
         return self._make_call(self._messages)
 
@@ -275,6 +305,7 @@ class Run:
         self._watchers = {}
         self._watched_names = {}
         self._early = {}
+        self._hosted = None
         return decoder
 
     def end_turn(self) -> Response:
@@ -308,10 +339,18 @@ class Run:
 
         Only the first choice's calls run, so only they are watched. Pieces that arrive before
         their call's name are held until it is known, so everything that runs was shown.
+        Hosted code pieces become the events of local code (see `HostedCodeEvents`).
         """
         if chunk.choice_index != 0:
             return []
         events: list[Event] = []
+        hosted = chunk.hosted
+        if hosted and self.watches_hosted:
+            if self._hosted is None:
+                from .tools.hosted import HostedCodeEvents
+
+                self._hosted = HostedCodeEvents()
+            events += self._hosted.feed(hosted)
         for delta in chunk.tool_calls:
             index = delta.index
             if delta.name:
@@ -332,7 +371,10 @@ class Run:
         return events
 
     def _finish_watchers(self) -> list[Event]:
-        return [event for watcher in self._watchers.values() if watcher for event in watcher.finish()]
+        events = [event for watcher in self._watchers.values() if watcher for event in watcher.finish()]
+        if self._hosted is not None:
+            events += self._hosted.finish()
+        return events
 
     # Outcome ----------------------------------------------------------------------------
 
@@ -346,7 +388,8 @@ class Run:
             "duration": None if started is None or ended is None else ended - started,
             "interrupted": self.state in ("interrupted", "failed"),
         }
-        response = self._tool_loop_response(fields) if self.has_tools else self.decoder.response(**fields)
+        several = self.has_tools or self._continues
+        response = self._tool_loop_response(fields) if several else self.decoder.response(**fields)
         if self.state in ("done", "interrupted", "failed"):
             self._final = response
         return response
@@ -373,7 +416,7 @@ class Run:
         failure: the stream ends as interrupted, and this returns `None`.
         """
         if not isinstance(error, Exception):
-            self.end("interrupted")
+            self.end("interrupted", error)  # the observer tells Ctrl-C and cancellation from a close
             return error
         if self.closing:
             self.end("interrupted")

@@ -4,9 +4,10 @@
 tool loop's status events, in order) into `(event, data)` pairs shaped like the events of
 an Assistant run streamed by DashScope's (and OpenAI's) Assistant API, so that a loop
 written for `Runs.create(..., stream=True)` reads a run of any provider, with tools
-running on this machine. `data` is a `RunData`: a dict whose keys also read as attributes
-(`data.delta.content.text.value`, `data.status`). It does no IO, so the sync and async
-streams share it.
+running on this machine. Code the provider ran itself (events with `provider_executed`)
+is a `code_interpreter` step of its own, completed when its console block ends. `data` is a
+`RunData`: a dict whose keys also read as attributes (`data.delta.content.text.value`,
+`data.status`). It does no IO, so the sync and async streams share it.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class RunEventTranslator:
         self._turn: dict[int, _ToolStep] = {}  # the current model turn's calls, by index
         self._turn_over = False  # tools ran since the turn's calls streamed
         self._running: _ToolStep | None = None  # the step whose tool is running
+        self._hosted: _ToolStep | None = None  # the step of the provider's latest code execution
 
     # The run -------------------------------------------------------------------------------
 
@@ -138,6 +140,8 @@ class RunEventTranslator:
             self._turn_over = True
             events += self._close_message("completed")
             self._running = self._find(item.call_id, None)
+        elif isinstance(item, MarkerEvent) and item.type == "console" and item.provider_executed:
+            events += self._hosted_console(item.start)
         elif isinstance(item, MarkerEvent) and item.type == "console" and item.start:
             if self._running is not None:
                 self._running.ran = True
@@ -264,11 +268,14 @@ class RunEventTranslator:
         step.output.append(text)
         return self._delta(step, "", text)
 
-    def _open_step(self, index: int, call_id: str | None, name: str) -> tuple[_ToolStep, list[RunEvent]]:
-        kind = "code_interpreter" if name in self._code_tools else "function"
+    def _open_step(
+        self, index: int, call_id: str | None, name: str, *, hosted: bool = False
+    ) -> tuple[_ToolStep, list[RunEvent]]:
+        kind = "code_interpreter" if hosted or name in self._code_tools else "function"
         step = _ToolStep(index, call_id, name, kind)
         self._steps.append(step)
-        self._turn[index] = step
+        if not hosted:  # the provider's own code is no call of the turn's
+            self._turn[index] = step
         events = self._close_message("completed")
         events.append(("thread.run.step.created", self._tool_step_data(step, "in_progress", None)))
         return step, events
@@ -288,6 +295,8 @@ class RunEventTranslator:
     def _code(self, event: CodeEvent) -> list[RunEvent]:
         if not event.content:
             return []
+        if event.provider_executed:
+            return self._hosted_code(event)
         step = self._find(event.call_id, None, kind="code_interpreter")
         if step is None:
             step, events = self._open_step(
@@ -298,6 +307,30 @@ class RunEventTranslator:
         step.arguments.append(event.content)
         events.append(self._delta(step, event.content, ""))
         return events
+
+    def _hosted_code(self, event: CodeEvent) -> list[RunEvent]:
+        """Code the provider runs itself: the arguments of its own `code_interpreter` step."""
+        step = self._hosted
+        if step is None or step.call_id != event.call_id or step not in self._steps:
+            step, events = self._open_step(len(self._turn), event.call_id, "", hosted=True)
+            self._hosted = step
+        else:
+            events = self._close_message("completed")
+        step.arguments.append(event.content)
+        events.append(self._delta(step, event.content, ""))
+        return events
+
+    def _hosted_console(self, start: bool) -> list[RunEvent]:
+        """The console block of the provider's code: its output, then the step's completion."""
+        step = self._hosted
+        if step is None or step not in self._steps:
+            return []
+        if start:
+            step.ran = True
+            self._running = step
+            return []
+        self._running = self._hosted = None
+        return self._complete(step, "completed")
 
     def _find(self, call_id: str | None, name: str | None, kind: str | None = None) -> _ToolStep | None:
         """The open step of a call: by its id, else the first one of that tool (or kind) not run yet."""

@@ -9,7 +9,9 @@ from .responses import FinishReason, Usage
 if TYPE_CHECKING:
     pass
 
-__all__ = ["ChunkFields", "ResponseChunk", "ToolCallDelta"]
+__all__ = ["ChunkFields", "HostedPiece", "ResponseChunk", "ToolCallDelta"]
+
+HostedKind = Literal["code", "code_done", "output", "image", "end"]
 
 
 class ToolCallDelta:
@@ -49,6 +51,59 @@ class ToolCallDelta:
     __hash__ = None  # type: ignore[assignment]
 
 
+class HostedPiece:
+    """A piece of what the provider streams about code it runs itself (hosted code execution).
+
+    Every provider's hosted code execution comes in this one form, in order:
+
+    - `code`: the next piece of the code (`text`), in `language` (`python` or `shell`);
+    - `code_done`: the code is complete and runs now;
+    - `output`: console output `text`, on `stream` (`stdout` or `stderr`);
+    - `image`: an image the code displayed: `mime` and `text` (base64);
+    - `end`: the execution is over (its output, if any, came before).
+
+    Attributes:
+        kind: which of the above.
+        call_id: the provider's id of the execution (the same on all its pieces).
+        language: the code's language (`python`, `shell`).
+        text: the code, output or image data of this piece ("" when none).
+        stream: `stdout` or `stderr` for output.
+        mime: the image's MIME type, for an image.
+    """
+
+    __slots__ = ("call_id", "kind", "language", "mime", "stream", "text")
+
+    def __init__(
+        self,
+        kind: HostedKind,
+        call_id: str,
+        text: str = "",
+        *,
+        language: str = "python",
+        stream: Literal["stdout", "stderr"] = "stdout",
+        mime: str = "",
+    ) -> None:
+        self.kind = kind
+        self.call_id = call_id
+        self.language = language
+        self.text = text
+        self.stream = stream
+        self.mime = mime
+
+    def _key(self) -> tuple[str, str, str, str, str, str]:
+        return (self.kind, self.call_id, self.language, self.text, self.stream, self.mime)
+
+    def __repr__(self) -> str:
+        return f"HostedPiece({self.kind!r}, {self.call_id!r}, {self.text!r}, language={self.language!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HostedPiece):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class ChunkFields(TypedDict, total=False):
     """The normalised fields a provider's chunk is made with, by name (see `ResponseChunk`)."""
 
@@ -58,6 +113,7 @@ class ChunkFields(TypedDict, total=False):
     finish_reason: FinishReason | None
     usage: Usage | None
     choice_index: int
+    hosted: tuple[HostedPiece, ...]
 
 
 class ResponseChunk:
@@ -76,9 +132,20 @@ class ResponseChunk:
         usage: token counts, on the chunk that carries them.
         choice_index: which choice `content`, `thinking`, `tool_calls` and `finish_reason`
             belong to (always 0 unless you asked for several choices).
+        hosted: pieces of code the provider runs itself (hosted code execution, see
+            `HostedPiece`), on the chunks that carry them; `()` otherwise.
     """
 
-    __slots__ = ("_native", "choice_index", "content", "finish_reason", "thinking", "tool_calls", "usage")
+    __slots__ = (
+        "_hosted",
+        "_native",
+        "choice_index",
+        "content",
+        "finish_reason",
+        "thinking",
+        "tool_calls",
+        "usage",
+    )
 
     provider: ClassVar[str] = ""
 
@@ -96,6 +163,7 @@ class ResponseChunk:
     tool_calls: tuple[ToolCallDelta, ...]
     finish_reason: FinishReason | None
     usage: Usage | None
+    _hosted: tuple[HostedPiece, ...]
 
     def __init__(
         self,
@@ -105,6 +173,7 @@ class ResponseChunk:
         finish_reason: FinishReason | None = None,
         usage: Usage | None = None,
         choice_index: int = 0,
+        hosted: tuple[HostedPiece, ...] = (),
     ) -> None:
         self._native: Any = None
         self.content = content
@@ -113,6 +182,14 @@ class ResponseChunk:
         self.finish_reason = finish_reason
         self.usage = usage
         self.choice_index = choice_index
+        if hosted:  # left unset otherwise: most chunks never pay for it
+            self._hosted = hosted
+
+    @property
+    def hosted(self) -> tuple[HostedPiece, ...]:
+        """Pieces of code the provider runs itself (hosted code execution), or `()`."""
+        hosted: tuple[HostedPiece, ...] = getattr(self, "_hosted", ())
+        return hosted
 
     def to_lmc(self) -> dict[str, Any]:
         """Return the chunk's text as an Open Interpreter LMC message dict."""
@@ -154,4 +231,6 @@ class ResponseChunk:
             parts.append(f"finish_reason={self.finish_reason!r}")
         if self.usage is not None:
             parts.append(f"usage={self.usage!r}")
+        if self.hosted:
+            parts.append(f"hosted={list(self.hosted)!r}")
         return f"{type(self).__name__}({', '.join(parts)})"

@@ -85,9 +85,13 @@ class StreamItem(Protocol):
 
 
 class Event:
-    """Base of every non-chunk item a stream yields (a `StreamItem`)."""
+    """Base of every non-chunk item a stream yields (a `StreamItem`).
 
-    __slots__ = ("content", "end", "format", "role", "start", "type")
+    `provider_executed` is `True` on the events of code the provider ran on its own servers
+    (hosted code execution, see `HostedCodeInterpreter`), `False` for what ran here.
+    """
+
+    __slots__ = ("content", "end", "format", "provider_executed", "role", "start", "type")
 
     item_type: ClassVar[StreamItemType]
     role: Role
@@ -96,6 +100,7 @@ class Event:
     content: str
     start: bool
     end: bool
+    provider_executed: bool
 
     def __init__(
         self,
@@ -113,6 +118,7 @@ class Event:
         self.content = content
         self.start = start
         self.end = end
+        self.provider_executed = False
 
     def _lmc_content(self) -> Any:
         return self.content
@@ -140,6 +146,8 @@ class Event:
             fields.append("end=True")
         if self.content:
             fields.append(f"content={self.content!r}")
+        if self.provider_executed:
+            fields.append("provider_executed=True")
         return f"{type(self).__name__}({', '.join(fields)})"
 
 

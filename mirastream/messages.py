@@ -95,6 +95,9 @@ class Message(BaseModel):
         name: on tool messages, the name of the tool that answered.
         thinking_blocks: on assistant messages, the reasoning blocks the provider wants back
             with the turn's tool calls (Anthropic's signed thinking); others ignore them.
+        provider_blocks: on assistant messages, the turn's content blocks exactly as the
+            provider sent them, when it must get them back as they were (Anthropic turns with
+            server tools: a paused turn, code execution, web search); others ignore them.
         is_error: on tool messages, whether the result reports a failure (sent to the
             providers that can flag one: Anthropic's `is_error`).
     """
@@ -107,4 +110,5 @@ class Message(BaseModel):
     tool_call_id: str | None = None
     name: str | None = None
     thinking_blocks: tuple[ThinkingBlock, ...] = ()
+    provider_blocks: tuple[dict[str, Any], ...] = ()
     is_error: bool = False

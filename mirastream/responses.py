@@ -67,6 +67,8 @@ class Choice(BaseModel):
         raw_finish_reason: the provider's own value, unchanged.
         thinking_blocks: the reasoning blocks the provider wants back with this turn's tool
             calls (Anthropic's signed `thinking` and `redacted_thinking`), in order.
+        provider_blocks: the turn's content blocks as the provider sent them, when it wants
+            them back unchanged (Anthropic turns with server tools); `()` otherwise.
     """
 
     model_config = ConfigDict(frozen=True, defer_build=True)
@@ -79,6 +81,7 @@ class Choice(BaseModel):
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
     thinking_blocks: tuple[ThinkingBlock, ...] = ()
+    provider_blocks: tuple[dict[str, Any], ...] = ()
 
 
 class Response(BaseModel):
@@ -152,6 +155,7 @@ class Response(BaseModel):
             content=choice.text,
             tool_calls=choice.tool_calls,
             thinking_blocks=choice.thinking_blocks,
+            provider_blocks=choice.provider_blocks,
         )
 
     def messages(self) -> list[Message]:
@@ -189,13 +193,14 @@ class Step(BaseModel):
         choice = self.response.choice
         calls = tuple(call for call in choice.tool_calls if call.id in answered)
         messages = []
-        if choice.text or calls:
+        if choice.text or calls or choice.provider_blocks:
             messages.append(
                 Message(
                     role="assistant",
                     content=choice.text,
                     tool_calls=calls,
                     thinking_blocks=choice.thinking_blocks,
+                    provider_blocks=choice.provider_blocks,
                 )
             )
         messages.extend(

@@ -181,10 +181,11 @@ class Stream(_StreamBase[ItemT]):
         """One model turn: send `call` (retrying until its first chunk), then stream the rest."""
         entered, items, firsts = self._open(call)
         with entered:
-            watch = self._run.watch if self._run.has_tools else None
+            watch = self._run.watch if self._run.watches else None
+            hosted = self._run.watches_hosted  # chunks may carry hosted code pieces
             for first in firsts:
                 yield first
-                if watch is not None and first.tool_calls:
+                if watch is not None and (first.tool_calls or (hosted and first.hosted)):
                     yield from watch(first)
             firsts.clear()  # hold no chunk (nor its payload) for the rest of the stream
             feed = self._run.decoder.feed
@@ -198,7 +199,7 @@ class Stream(_StreamBase[ItemT]):
                     chunk = feed(item)
                     if chunk is not None:
                         yield chunk
-                        if chunk.tool_calls:
+                        if chunk.tool_calls or (hosted and chunk.hosted):
                             yield from watch(chunk)
 
     def _open(
@@ -406,10 +407,11 @@ class AsyncStream(_StreamBase[ItemT]):
         """One model turn: send `call` (retrying until its first chunk), then stream the rest."""
         entered, items, firsts = await self._open(call)
         async with entered:
-            watch = self._run.watch if self._run.has_tools else None
+            watch = self._run.watch if self._run.watches else None
+            hosted = self._run.watches_hosted  # chunks may carry hosted code pieces
             for first in firsts:
                 yield first
-                if watch is not None and first.tool_calls:
+                if watch is not None and (first.tool_calls or (hosted and first.hosted)):
                     for event in watch(first):
                         yield event
             firsts.clear()  # hold no chunk (nor its payload) for the rest of the stream
@@ -424,7 +426,7 @@ class AsyncStream(_StreamBase[ItemT]):
                     chunk = feed(item)
                     if chunk is not None:
                         yield chunk
-                        if chunk.tool_calls:
+                        if chunk.tool_calls or (hosted and chunk.hosted):
                             for event in watch(chunk):
                                 yield event
 

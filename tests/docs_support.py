@@ -49,7 +49,7 @@ from typing import Any
 from mirastream import BasePrompt
 from mirastream.anthropic import AnthropicPrompt
 from mirastream.gemini import GeminiLegacyPrompt, GeminiPrompt
-from mirastream.openai import OpenAIPrompt
+from mirastream.openai import OpenAIPrompt, OpenAIResponsesPrompt
 from mirastream.testing import (
     Call,
     Disconnect,
@@ -68,7 +68,7 @@ from mirastream.tools import CodeInterpreter
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_LANGUAGES = frozenset({"python", "py", "python3", "py3", "pycon", "ipython"})
 REPLIES = ("drop", "slow")
-PROVIDER_PROMPTS = (OpenAIPrompt, AnthropicPrompt, GeminiPrompt, GeminiLegacyPrompt)
+PROVIDER_PROMPTS = (OpenAIPrompt, OpenAIResponsesPrompt, AnthropicPrompt, GeminiPrompt, GeminiLegacyPrompt)
 
 # The environment a page runs in when it must look unconfigured (`offline`).
 PROVIDER_VARIABLES = (
@@ -219,6 +219,8 @@ def declared_tools(request: RecordedRequest) -> list[tuple[str, dict[str, Any]]]
     for tool in body.get("tools") or ():
         if request.wire == "openai" and isinstance(tool.get("function"), dict):
             tools.append((tool["function"]["name"], tool["function"].get("parameters") or {}))
+        elif request.wire == "openai-responses" and tool.get("type") == "function":
+            tools.append((tool["name"], tool.get("parameters") or {}))
         elif request.wire == "anthropic" and "name" in tool:
             tools.append((tool["name"], tool.get("input_schema") or {}))
         elif request.wire in ("gemini", "gemini-legacy"):
@@ -256,6 +258,8 @@ def wants_thinking(request: RecordedRequest) -> bool:
         return (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
     if request.wire == "openai":
         return body.get("enable_thinking") is True
+    if request.wire == "openai-responses":
+        return bool((body.get("reasoning") or {}).get("summary"))
     config = _get(body, "generationConfig", "generation_config") or {}
     thinking = _get(config, "thinkingConfig", "thinking_config") or {}
     return bool(_get(thinking, "includeThoughts", "include_thoughts"))

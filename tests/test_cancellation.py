@@ -820,6 +820,16 @@ def _kernels(pids: set[int]) -> set[int]:
             zombie = not command and Path(f"/proc/{pid}/comm").read_text().startswith("python")
             if b"ipykernel_launcher" in command or command == ours or zombie:
                 found.add(pid)
+    # A sandboxed kernel runs under its keeper and bubblewrap: the whole tree is the kernel's.
+    grown = True
+    while grown:
+        grown = False
+        for pid in pids - found:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent in found:
+                    found.add(pid)
+                    grown = True
     return found
 
 

@@ -103,6 +103,22 @@ def _openai_request(request: Recorded) -> tuple[str, list[tuple[str, str]]]:
     return system, [(m["role"], m["content"]) for m in messages if m["role"] != "system"]
 
 
+def _openai_responses_prompt() -> type[BasePrompt]:
+    from mirastream.openai import OpenAIResponsesCallParams, OpenAIResponsesPrompt
+
+    class Recipes(OpenAIResponsesPrompt):
+        prompt_template = TEMPLATE
+        ingredient: str
+        call_params = OpenAIResponsesCallParams(model="gpt-5-mini")
+
+    return Recipes
+
+
+def _openai_responses_request(request: Recorded) -> tuple[str, list[tuple[str, str]]]:
+    body = request.json()
+    return body.get("instructions", ""), [(item["role"], item["content"]) for item in body["input"]]
+
+
 def _anthropic_prompt() -> type[BasePrompt]:
     from mirastream.anthropic import AnthropicCallParams, AnthropicPrompt
 
@@ -220,6 +236,21 @@ HARNESSES = [
         transcripts=_GEMINI_TRANSCRIPTS,
         read_request=_gemini_request,
         serve=_legacy_reply,
+    ),
+    Harness(
+        name="openai-responses",
+        prompt_class=_openai_responses_prompt,
+        setup=_openai_setup,
+        transcripts={
+            "text": "openai_responses/text.sse",
+            "tool_calls": "openai_responses/tool_calls.sse",
+            "thinking": "openai_responses/reasoning.sse",
+            "content_filter": "openai_responses/content_filter.sse",
+            "length": "openai_responses/length.sse",
+            "error_event": "openai_responses/error_event.sse",
+            "cut_off": "openai_responses/cut_off.sse",
+        },
+        read_request=_openai_responses_request,
     ),
 ]
 

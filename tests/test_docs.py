@@ -39,6 +39,7 @@ PAGES = [
     Page("docs/tools.md"),
     Page("docs/custom-tools.md"),
     Page("docs/errors.md", after="docs/getting-started.md"),
+    Page("docs/observability.md"),
     Page("docs/providers/openai.md"),
     Page("docs/providers/anthropic.md"),
     Page("docs/providers/gemini.md"),

@@ -96,6 +96,26 @@ def test_openai_stream_async_streams_two_answers_concurrently(server: LoopbackSe
     assert len(server.requests) == 2
 
 
+def test_openai_responses_runs_the_tool_loop_and_continues_a_response(server: LoopbackServer) -> None:
+    server.queue(
+        Turn(Thinking("Look it up."), Call("get_weather", {"city": "Oslo"}), usage=(30, 9)),
+        Turn(Text("Oslo is", " mild today."), usage=(44, 5), id="resp_final"),
+    )
+    result = _run("openai_responses.py", server, "And in Oslo?", "--continue-from", "resp_1", "--summary")
+    out = _ok(result)
+    assert out.startswith("Oslo is mild today.\n\n[gpt-5-mini] finish: stop, tools called: ['get_weather']")
+    assert "continue with: --continue-from resp_final" in out
+    assert "Look it up." in result.stderr and "Look it up." not in out
+    first, second = (request.json() for request in server.requests)
+    assert first["previous_response_id"] == second["previous_response_id"] == "resp_1"
+    assert first["reasoning"] == {"summary": "auto"}
+    assert second["input"][-1] == {
+        "type": "function_call_output",
+        "call_id": second["input"][-2]["call_id"],
+        "output": "Oslo: 21 degrees, sunny",
+    }
+
+
 def test_anthropic_stream_keeps_thinking_apart_from_the_answer(server: LoopbackServer) -> None:
     server.queue(Turn(Thinking("Apples are", " sweet."), Text("Apple", " pie."), usage=(20, 8)))
     result = _run("anthropic_stream.py", server, "pears", "--thinking", "2048", provider="anthropic")
@@ -349,6 +369,18 @@ def test_confirm_before_running_reports_a_no_to_the_model(server: LoopbackServer
     assert "Run this shell code? [y/N]" in out
     assert "\n-end\n" not in out  # the code never ran (its output would be "-end")
     assert "declined" in server.requests[1].body.decode()
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_hosted_code_streams_the_providers_code_and_output(server: LoopbackServer, provider: str) -> None:
+    name = "openai_responses" if provider == "openai" else provider
+    server.queue(Reply.sse(f"hosted_code/{name}.sse"))
+    out = _ok(_run("hosted_code.py", server, "34/24?", provider=provider))
+    fence = "shell" if provider == "anthropic" else "python"
+    assert out.startswith(f"Let me compute.\n```{fence}\n")
+    assert f"\n```\n[ran on {provider}'s servers]\nratio: 1.417\n" in out
+    assert out.rstrip().endswith(f"1 execution(s) on {provider}'s servers")
+    assert len(server.requests) == 1
 
 
 # --- Every example is run by a test -----------------------------------------------------------

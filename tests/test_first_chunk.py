@@ -22,7 +22,7 @@ from .reading import MODES, consume
 from .test_contract import HARNESSES, Harness
 
 FULL_TEXT = "Try apple crumble, apple pie and baked apples."
-SSE_HARNESSES = [harness for harness in HARNESSES if harness.name in ("openai", "anthropic", "gemini")]
+SSE_HARNESSES = [harness for harness in HARNESSES if harness.name != "gemini-legacy"]
 FAST_RETRIES = tenacity.Retrying(
     stop=tenacity.stop_after_attempt(3),
     wait=tenacity.wait_none(),

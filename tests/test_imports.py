@@ -63,3 +63,19 @@ def test_import_mirastream_alone_loads_not_even_pydantic() -> None:
     assert "pydantic" not in loaded
     loaded = _modules_after("from mirastream import BasePrompt, Response, errors")
     assert {"pydantic", "mirastream.prompts", "mirastream.responses", "mirastream.errors"} <= loaded
+
+
+def test_importing_and_streaming_without_an_sdk_loads_no_opentelemetry() -> None:
+    """Telemetry costs nothing until the application configures an OpenTelemetry SDK."""
+    loaded = _modules_after(
+        "import os\n"
+        "os.environ['OPENAI_API_KEY'] = 'sk-test'\n"
+        "import mirastream, mirastream.gemini, mirastream.telemetry\n"
+        "from mirastream.openai import OpenAIPrompt\n"
+        "class P(OpenAIPrompt):\n"
+        "    prompt_template = 'hi'\n"
+        "assert P().stream()._run.observer is None"
+    )
+    assert "mirastream.telemetry._gate" in loaded
+    assert not {name for name in loaded if name.startswith("opentelemetry")}
+    assert "mirastream.telemetry._observer" not in loaded

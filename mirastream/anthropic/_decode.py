@@ -1,4 +1,11 @@
-"""The IO-free decoder of Messages API event streams."""
+"""The IO-free decoder of Messages API event streams.
+
+Hosted code execution (the code execution tool) is read into `chunk.hosted`: a
+`server_tool_use` block named `code_execution` (Python, its `code`) or `bash_code_execution`
+(shell, its `command`) streams its code as its input arrives (`input_json_delta`), complete
+at the block's end; a `code_execution_tool_result` / `bash_code_execution_tool_result` block
+gives its stdout, stderr, a non-zero return code, the files it wrote and errors, then its end.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,17 @@ from typing import TYPE_CHECKING, Any
 from .._accumulate import ChoiceAccumulator, ResponseAccumulator
 from .._payload import Fields, parse_object, to_json
 from .._sse import RawEvent
-from ..chunks import ChunkFields, ToolCallDelta
+from ..chunks import ChunkFields, HostedPiece, ToolCallDelta
 from ..errors import MalformedStreamError, StreamInterrupted
-from ..messages import ThinkingBlock
-from ..responses import FinishReason, Response, Usage
+from ..messages import ThinkingBlock, parse_arguments
+from ..responses import Choice, FinishReason, Response, Usage
 from ._errors import error_from_event
 from .chunk import AnthropicResponseChunk
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from ..tools._json_fields import JSONFieldStream
 
 _PROVIDER = "anthropic"
 _FIELDS = Fields(_PROVIDER)
@@ -29,6 +38,10 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+
+# Server tools that run code: their language, and the input field that holds the code.
+_CODE_TOOLS = {"code_execution": ("python", "code"), "bash_code_execution": ("shell", "command")}
+_CODE_RESULTS = frozenset({"code_execution_tool_result", "bash_code_execution_tool_result"})
 
 _INPUT_FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
@@ -79,16 +92,36 @@ class _Block:
     both can be sent back with the turn's tool calls.
     """
 
-    __slots__ = ("data", "kind", "ordinal", "signature", "start_input", "streamed", "thinking")
+    __slots__ = (
+        "code",
+        "data",
+        "hosted_id",
+        "kind",
+        "language",
+        "ordinal",
+        "partial",
+        "signature",
+        "start",
+        "start_input",
+        "streamed",
+        "text_span",
+        "thinking",
+    )
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self.hosted_id = ""  # a server tool that runs code: its id, language and code field
+        self.language = "python"
+        self.code: JSONFieldStream | None = None
         self.ordinal = 0
         self.start_input: dict[str, Any] | None = None
         self.streamed = False
         self.thinking: list[str] = []
         self.signature = ""
         self.data = ""
+        self.start: dict[str, Any] = {}  # the block as content_block_start gave it
+        self.text_span = (0, 0)  # a text block: its pieces in the choice's text
+        self.partial: list[str] = []  # a server tool's input, as it streamed
 
     def thinking_block(self) -> ThinkingBlock:
         if self.kind == "redacted_thinking":
@@ -112,6 +145,8 @@ class AnthropicDecoder:
         "_blocks",
         "_choice",
         "_done",
+        "_hosted_languages",
+        "_server_blocks",
         "_stopped",
         "_thinking_blocks",
         "_tool_count",
@@ -125,6 +160,8 @@ class AnthropicDecoder:
         self._blocks: dict[int, _Block] = {}
         self._thinking_blocks: list[_Block] = []
         self._tool_count = 0
+        self._hosted_languages: dict[str, str] = {}  # hosted code executions' languages, by id
+        self._server_blocks = False  # server tools ran: the turn goes back block for block
         self._done = False  # message_stop arrived: nothing after it counts
         self._stopped = False  # a message_delta gave the stop reason: the message is whole
 
@@ -195,11 +232,14 @@ class AnthropicDecoder:
         index = _index(payload)
         kind = _FIELDS.text(block.get("type"), "content_block_start.content_block.type")
         started = self._blocks[index] = _Block(kind)
+        started.start = block
         choice = self._choice
         if kind == "text":
             text = _FIELDS.text(block.get("text"), "content_block_start.content_block.text")
+            begin = len(choice.text)
             if text:
                 choice.text.append(text)
+            started.text_span = (begin, -1)
             return self._chunk(payload, "content_block_start", content=text)
         if kind == "thinking":
             thinking = _FIELDS.text(block.get("thinking"), "content_block_start.content_block.thinking")
@@ -225,7 +265,63 @@ class AnthropicDecoder:
             call.name = _FIELDS.text(block.get("name"), "content_block_start.content_block.name")
             piece = ToolCallDelta(ordinal, call.id, call.name, "")
             return self._chunk(payload, "content_block_start", tool_calls=(piece,))
+        if kind == "server_tool_use" or kind.endswith("_tool_result"):
+            self._server_blocks = True
+        if kind == "server_tool_use":
+            self._server_tool(started, block)
+        elif kind in _CODE_RESULTS:
+            return self._chunk(payload, "content_block_start", hosted=self._code_result(block))
         return self._chunk(payload, "content_block_start")
+
+    # Hosted code execution ---------------------------------------------------------------
+
+    def _server_tool(self, started: _Block, block: dict[str, Any]) -> None:
+        """A server tool starts: if it runs code, its code is read from its input."""
+        name = block.get("name")
+        if name not in _CODE_TOOLS:
+            return  # web search and the other server tools
+        from ..tools._json_fields import JSONFieldStream
+
+        started.language, field = _CODE_TOOLS[name]
+        started.hosted_id = _FIELDS.text(block.get("id"), "content_block_start.content_block.id")
+        started.code = JSONFieldStream((field,))
+        self._hosted_languages[started.hosted_id] = started.language
+        start_input = block.get("input")
+        started.start_input = start_input if isinstance(start_input, dict) and start_input else None
+
+    def _code_pieces(self, block: _Block, deltas: list[Any]) -> tuple[HostedPiece, ...]:
+        return tuple(
+            HostedPiece("code", block.hosted_id, delta.text, language=block.language)
+            for delta in deltas
+            if delta.text
+        )
+
+    def _code_result(self, block: dict[str, Any]) -> tuple[HostedPiece, ...]:
+        """A code execution's result block: its output pieces, then its end."""
+        where = f"content_block_start.{block.get('type')}"
+        call_id = _FIELDS.text(block.get("tool_use_id"), f"{where}.tool_use_id")
+        language = self._hosted_languages.get(call_id, "python")
+        content = _FIELDS.object(block.get("content"), f"{where}.content")
+        pieces: list[HostedPiece] = []
+
+        def output(text: str, stream: Any = "stdout") -> None:
+            if text:
+                pieces.append(HostedPiece("output", call_id, text, language=language, stream=stream))
+
+        output(_FIELDS.optional_text(content.get("stdout"), f"{where}.content.stdout") or "")
+        output(_FIELDS.optional_text(content.get("stderr"), f"{where}.content.stderr") or "", "stderr")
+        code = content.get("return_code")
+        if type(code) is int and code != 0:
+            output(f"[return code {code}]\n", "stderr")
+        error = content.get("error_code")
+        if isinstance(error, str):
+            output(f"[error: {error}]\n", "stderr")
+        for item in _FIELDS.array(content.get("content"), f"{where}.content.content"):
+            file_id = _FIELDS.object(item, f"{where}.content.content[]").get("file_id")
+            if isinstance(file_id, str):
+                output(f"[file: {file_id}]\n")
+        pieces.append(HostedPiece("end", call_id, language=language))
+        return tuple(pieces)
 
     def _started(self, payload: dict[str, Any]) -> _Block:
         index = _index(payload)
@@ -256,7 +352,14 @@ class AnthropicDecoder:
             return self._chunk(payload, "content_block_delta")
         if kind == "input_json_delta":
             arguments = _FIELDS.text(delta.get("partial_json"), "content_block_delta.delta.partial_json")
+            if block.code is not None and arguments:  # hosted code, as the model writes it
+                block.streamed = True
+                block.partial.append(arguments)
+                hosted = self._code_pieces(block, block.code.feed(arguments))
+                return self._chunk(payload, "content_block_delta", hosted=hosted)
             if block.kind != "tool_use" or not arguments:  # a server tool's input, or an empty piece
+                if arguments:
+                    block.partial.append(arguments)
                 return self._chunk(payload, "content_block_delta")
             block.streamed = True
             self._choice.tool_call(block.ordinal).arguments.append(arguments)
@@ -267,6 +370,18 @@ class AnthropicDecoder:
 
     def _block_stop(self, payload: dict[str, Any]) -> AnthropicResponseChunk:
         block = self._started(payload)
+        if block.kind == "text":
+            block.text_span = (block.text_span[0], len(self._choice.text))
+        if block.code is not None:  # hosted code: complete (its whole input if none streamed)
+            code = block.code
+            deltas = (
+                code.feed(to_json(block.start_input, _PROVIDER))
+                if not block.streamed and block.start_input
+                else []
+            )
+            pieces = self._code_pieces(block, [*deltas, *code.finish()])
+            done = HostedPiece("code_done", block.hosted_id, language=block.language)
+            return self._chunk(payload, "content_block_stop", hosted=(*pieces, done))
         if block.kind != "tool_use" or block.streamed or not block.start_input:
             return self._chunk(payload, "content_block_stop")
         # Some compatible servers send the whole input on content_block_start and no deltas.
@@ -304,13 +419,34 @@ class AnthropicDecoder:
 
     def response(self, **fields: Any) -> Response:
         response = self._acc.build(**fields)
-        if not self._thinking_blocks or not response.choices:
+        if not (self._thinking_blocks or self._server_blocks) or not response.choices:
             return response
-        blocks = tuple(block.thinking_block() for block in self._thinking_blocks)
+        update: dict[str, Any] = {}
+        if self._thinking_blocks:
+            update["thinking_blocks"] = tuple(block.thinking_block() for block in self._thinking_blocks)
+        if self._server_blocks:
+            update["provider_blocks"] = self._provider_blocks(response.choices[0])
         first, *rest = response.choices
-        return response.model_copy(
-            update={"choices": (first.model_copy(update={"thinking_blocks": blocks}), *rest)}
-        )
+        return response.model_copy(update={"choices": (first.model_copy(update=update), *rest)})
+
+    def _provider_blocks(self, choice: Choice) -> tuple[dict[str, Any], ...]:
+        """The turn's content blocks, rebuilt as the API sent them, for sending back unchanged."""
+        calls = {call.id: call for call in choice.tool_calls}
+        rebuilt: list[dict[str, Any]] = []
+        for _, block in sorted(self._blocks.items()):
+            raw = dict(block.start)
+            if block.kind == "text":
+                begin, end = block.text_span
+                raw["text"] = "".join(self._choice.text[begin : len(self._choice.text) if end < 0 else end])
+            elif block.kind == "thinking":
+                raw.update(thinking="".join(block.thinking), signature=block.signature)
+            elif block.kind == "tool_use":
+                call = calls.get(str(raw.get("id")))
+                raw["input"] = (call.arguments if call is not None else None) or block.start_input or {}
+            elif block.kind == "server_tool_use" and block.partial:
+                raw["input"] = parse_arguments("".join(block.partial)) or block.start_input or {}
+            rebuilt.append(raw)
+        return tuple(rebuilt)
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..messages import Message, ThinkingBlock
+from ..tools._specs import encode_hosted
 from .params import AnthropicCallParams
 
 # The SDK no longer takes the sampling parameters as arguments (some newer models reject
@@ -23,6 +24,9 @@ def encode_tool(tool: Any) -> dict[str, Any]:
     """
     if isinstance(tool, dict):
         return tool
+    hosted = encode_hosted(tool, "anthropic")  # the Messages API's own tool (code execution)
+    if hosted is not None:
+        return hosted
     encoded = {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
     encoded.update(tool.provider_options("anthropic"))
     return encoded
@@ -41,6 +45,14 @@ def _tool_use(message: Message) -> list[dict[str, Any]]:
     Its thinking blocks come first, unchanged (with extended thinking on, the API rejects a
     tool-use turn without them), then its text, then one `tool_use` block per call.
     """
+    if message.provider_blocks:
+        # A turn with server tools goes back exactly as it came, but for calls left unanswered.
+        answered = {call.id for call in message.tool_calls}
+        return [
+            dict(block)
+            for block in message.provider_blocks
+            if block.get("type") != "tool_use" or block.get("id") in answered
+        ]
     blocks = [_thinking(block) for block in message.thinking_blocks if block.provider == "anthropic"]
     if message.content:
         blocks.append({"type": "text", "text": message.content})
@@ -87,7 +99,7 @@ def encode_messages(messages: Iterable[Message]) -> tuple[str | None, list[dict[
             pending_results.append(_tool_result(message))
             continue
         pending_results = None
-        if message.role == "assistant" and message.tool_calls:
+        if message.role == "assistant" and (message.tool_calls or message.provider_blocks):
             encoded.append({"role": "assistant", "content": _tool_use(message)})
         else:
             encoded.append({"role": message.role, "content": message.content})

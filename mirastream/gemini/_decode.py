@@ -9,6 +9,10 @@ chunk keeps what its `.chunk` needs, and builds the SDK's object only when asked
 
 A field of the wrong type (a candidate that is not an object, text that is not a string,
 `NaN` as a token count) raises `MalformedStreamError`, naming the field.
+
+Hosted code execution is read into `chunk.hosted` (first candidate): an `executableCode`
+part is code, complete at once; a `codeExecutionResult` part its output (on stderr unless
+its `outcome` is `OUTCOME_OK`) and its end.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from .._accumulate import ChoiceAccumulator, ResponseAccumulator
 from .._payload import Fields, parse_object, to_json
 from .._sse import RawEvent
-from ..chunks import ToolCallDelta
+from ..chunks import HostedPiece, ToolCallDelta
 from ..errors import ContentFilterError, StreamInterrupted
 from ..responses import FinishReason, Response, Usage
 from ._errors import stream_error
@@ -137,7 +141,7 @@ class GeminiDecoder(Generic[ChunkT]):
     finished, or the stream was cut off.
     """
 
-    __slots__ = ("_acc", "_chunk_class", "_metadata", "_read", "_streamed", "_usage")
+    __slots__ = ("_acc", "_chunk_class", "_executions", "_metadata", "_read", "_streamed", "_usage")
 
     def __init__(self, chunk_class: type[ChunkT], read: Reader) -> None:
         self._acc = ResponseAccumulator(_PROVIDER)
@@ -146,6 +150,7 @@ class GeminiDecoder(Generic[ChunkT]):
         self._metadata: dict[str, Any] | None = None
         self._usage: Usage | None = None
         self._streamed: dict[int, _StreamedCall] = {}  # by candidate: the call being streamed
+        self._executions: list[tuple[str, str]] = []  # hosted code: (id, language) of each
 
     @property
     def text(self) -> str:
@@ -162,6 +167,7 @@ class GeminiDecoder(Generic[ChunkT]):
             raise self._blocked(feedback)
         content = thinking = ""
         deltas: tuple[ToolCallDelta, ...] = ()
+        hosted: list[HostedPiece] = []
         finish_reason: FinishReason | None = None
         choice_index = 0
         first = True
@@ -171,7 +177,8 @@ class GeminiDecoder(Generic[ChunkT]):
             if index > _LARGEST_CANDIDATE:
                 raise _FIELDS.error("candidates[].index", index)
             state = acc.choice(index)
-            text, thought, calls = self._read_parts(index, state, candidate.get("content"))
+            pieces: list[HostedPiece] | None = hosted if first else None
+            text, thought, calls = self._read_parts(index, state, candidate.get("content"), pieces)
             raw_finish = enum_name(candidate.get("finishReason"))
             if raw_finish is not None:
                 calls += self._end_streamed(index, state)
@@ -191,10 +198,11 @@ class GeminiDecoder(Generic[ChunkT]):
             finish_reason=finish_reason,
             usage=usage,
             choice_index=choice_index,
+            hosted=tuple(hosted),
         )
 
     def _read_parts(
-        self, index: int, state: ChoiceAccumulator, content: Any
+        self, index: int, state: ChoiceAccumulator, content: Any, hosted: list[HostedPiece] | None
     ) -> tuple[str, str, tuple[ToolCallDelta, ...]]:
         parts = _FIELDS.array(_FIELDS.object(content, "candidates[].content").get("parts"), "content.parts")
         if not parts:
@@ -216,6 +224,10 @@ class GeminiDecoder(Generic[ChunkT]):
             if "functionCall" in part:
                 calls.extend(self._function_call(index, state, part))
                 continue
+            if "executableCode" in part or "codeExecutionResult" in part:
+                if hosted is not None:
+                    hosted.extend(self._hosted_code(part))
+                continue
             text = _FIELDS.text(part.get("text"), "content.parts[].text")
             if not text:
                 continue
@@ -227,6 +239,35 @@ class GeminiDecoder(Generic[ChunkT]):
                 texts.append(text)
                 state.text.append(text)
         return "".join(texts), "".join(thoughts), tuple(calls)
+
+    def _hosted_code(self, part: dict[str, Any]) -> list[HostedPiece]:
+        """The pieces of an `executableCode` or a `codeExecutionResult` part."""
+        executable = part.get("executableCode")
+        if executable is not None:
+            executable = _FIELDS.object(executable, "content.parts[].executableCode")
+            call_id = _FIELDS.optional_text(executable.get("id"), "executableCode.id")
+            call_id = call_id or f"code_{len(self._executions)}"
+            language = "python" if enum_name(executable.get("language")) in (None, "PYTHON") else "shell"
+            self._executions.append((call_id, language))
+            code = _FIELDS.text(executable.get("code"), "executableCode.code")
+            return [
+                HostedPiece("code", call_id, code, language=language),
+                HostedPiece("code_done", call_id, language=language),
+            ]
+        result = _FIELDS.object(part.get("codeExecutionResult"), "content.parts[].codeExecutionResult")
+        known = self._executions[-1] if self._executions else (f"code_{len(self._executions)}", "python")
+        call_id = _FIELDS.optional_text(result.get("id"), "codeExecutionResult.id") or known[0]
+        language = dict(self._executions).get(call_id, "python")
+        outcome = enum_name(result.get("outcome"))
+        output = _FIELDS.optional_text(result.get("output"), "codeExecutionResult.output") or ""
+        failed = outcome not in (None, "OUTCOME_OK", "OUTCOME_UNSPECIFIED")
+        stream: Literal["stdout", "stderr"] = "stderr" if failed else "stdout"
+        if outcome == "OUTCOME_DEADLINE_EXCEEDED":
+            output = (
+                output + "\n" if output and not output.endswith("\n") else output
+            ) + "[deadline exceeded]\n"
+        pieces = [HostedPiece("output", call_id, output, language=language, stream=stream)] if output else []
+        return [*pieces, HostedPiece("end", call_id, language=language)]
 
     def _function_call(
         self, index: int, state: ChoiceAccumulator, part: dict[str, Any]

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..messages import Message, ToolCall
+from ..tools._specs import encode_hosted
 from .params import GeminiCallParams
 
 _PROVIDER = "gemini"
@@ -23,13 +24,17 @@ _NOT_CONFIG = {"model", "extra_config", "http_options", "timeout", "tools"}
 
 
 def encode_tools(tools: Iterable[Any]) -> list[dict[str, Any]]:
-    """Tools in the Gemini format: provider dicts unchanged, mirastream's tools as one set of
-    function declarations (their parameters as JSON schema)."""
+    """Tools in the Gemini format: provider dicts unchanged, hosted tools as Gemini's own
+    (`{"code_execution": {}}`), mirastream's tools as one set of function declarations (their
+    parameters as JSON schema)."""
     encoded: list[dict[str, Any]] = []
     declarations: list[dict[str, Any]] = []
     for tool in tools:
+        hosted = encode_hosted(tool, "gemini")
         if isinstance(tool, dict):
             encoded.append(tool)
+        elif hosted is not None:
+            encoded.append(hosted)
         else:
             declarations.append(
                 {

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..tools._specs import encode_hosted
 
 _PROVIDER = "gemini"
 
@@ -241,6 +242,10 @@ def legacy_tools(tools: Iterable[Any]) -> list[dict[str, Any]]:
                 if isinstance(tool.get(key), list):
                     tool[key] = [_declaration(item, f"{key}[{i}]") for i, item in enumerate(tool[key])]
             encoded.append(tool)
+            continue
+        hosted = encode_hosted(tool, "gemini")
+        if hosted is not None:  # Gemini's own tool (code execution)
+            encoded.append(hosted)
             continue
         declaration: dict[str, Any] = {"name": tool.name, "description": tool.description}
         if tool.parameters:

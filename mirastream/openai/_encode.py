@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..messages import Message
+from ..tools._specs import encode_hosted
 from .params import OpenAICallParams
 
 # Parameters that configure mirastream or the SDK call rather than the request body.
@@ -13,9 +14,11 @@ _NOT_IN_BODY = {"include_usage", "tools"}
 
 
 def encode_tool(tool: Any) -> dict[str, Any]:
-    """A tool in the Chat Completions format (provider dicts pass through unchanged)."""
+    """A tool in the Chat Completions format (provider dicts pass through unchanged; a hosted
+    tool raises `ConfigurationError`: Chat Completions has no hosted tools)."""
     if isinstance(tool, dict):
         return tool
+    encode_hosted(tool, "openai")  # a hosted tool: Chat Completions has none, this raises
     function = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
     function.update(tool.provider_options("openai"))
     return {"type": "function", "function": function}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import ConfigurationError
-from . import _anthropic, _gemini, _openai
+from . import _anthropic, _gemini, _openai, _openai_responses
 from ._reply import Reply
 from ._script import ErrorReply, Turn
 from ._wire import WIRES, Frames, RenderContext, RenderError, Wire, compact
@@ -53,6 +53,8 @@ def render_for(reply: Scripted, context: RenderContext) -> Reply:
         return _error_reply(reply, context.wire)
     if context.wire == "openai":
         frames = _openai.render(reply, context)
+    elif context.wire == "openai-responses":
+        frames = _openai_responses.render(reply, context)
     elif context.wire == "anthropic":
         frames = _anthropic.render(reply, context)
     elif context.wire == "gemini":
@@ -75,7 +77,7 @@ def _streamed(frames: Frames, delay: float, content_type: str) -> Reply:
 
 
 def _error_reply(reply: ErrorReply, wire: Wire) -> Reply:
-    if wire == "openai":
+    if wire in ("openai", "openai-responses"):
         body, headers = _openai.error_body(reply)
     elif wire == "anthropic":
         body, headers = _anthropic.error_body(reply)

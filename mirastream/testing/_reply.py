@@ -118,8 +118,8 @@ class RecordedRequest:
 
     @property
     def wire(self) -> Wire | None:
-        """The wire format the request asks for (`"openai"`, `"anthropic"`, `"gemini"`,
-        `"gemini-legacy"`), from its path; `None` for other paths."""
+        """The wire format the request asks for (`"openai"`, `"openai-responses"`,
+        `"anthropic"`, `"gemini"`, `"gemini-legacy"`), from its path; `None` for other paths."""
         return detect_wire(self.path)
 
     @property

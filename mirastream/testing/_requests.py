@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..messages import Message, ThinkingBlock, ToolCall
+from . import _responses_requests
 from ._wire import Wire
 
 
@@ -35,6 +36,8 @@ def messages(wire: Wire, body: Any) -> list[Message]:
         return []
     if wire == "openai":
         return _openai(body)
+    if wire == "openai-responses":
+        return _responses_requests.messages(body)
     if wire == "anthropic":
         return _anthropic(body)
     return _gemini(body)
@@ -109,11 +112,17 @@ def _anthropic(body: dict[str, Any]) -> list[Message]:
 def rejection(wire: Wire, body: Any) -> str | None:
     """Why the real API would reject this request with HTTP 400, or `None` when it would not.
 
-    Checked: with extended thinking on, the Messages API wants the assistant turn whose tool
-    calls the request answers to start with its thinking blocks, each whole (a `thinking`
-    block with its `signature`, or a `redacted_thinking` block with its `data`).
+    Checked on the Responses API: the tool calls and their outputs in the input agree (see
+    `_responses_requests.rejection`). Checked on the Messages API: with extended thinking on,
+    it wants the assistant turn whose tool calls the request answers to start with its
+    thinking blocks, each whole (a `thinking` block with its `signature`, or a
+    `redacted_thinking` block with its `data`).
     """
-    if wire != "anthropic" or not isinstance(body, dict):
+    if not isinstance(body, dict):
+        return None
+    if wire == "openai-responses":
+        return _responses_requests.rejection(body)
+    if wire != "anthropic":
         return None
     thinking = body.get("thinking")
     if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
@@ -220,6 +229,8 @@ def tool_names(wire: Wire, body: Any) -> list[str]:
     """The names of the function tools a request declares, in order."""
     if not isinstance(body, dict):
         return []
+    if wire == "openai-responses":
+        return _responses_requests.tool_names(body)
     names: list[str] = []
     for tool in body.get("tools") or ():
         if wire == "openai":

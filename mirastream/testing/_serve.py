@@ -44,18 +44,18 @@ def provider_of(target: object) -> Provider:
         raise ConfigurationError(f"unknown provider {target!r}; use one of: {', '.join(PROVIDERS)}")
     from ..anthropic import AnthropicPrompt
     from ..gemini import GeminiLegacyPrompt, GeminiPrompt
-    from ..openai import OpenAIPrompt
+    from ..openai import OpenAIPrompt, OpenAIResponsesPrompt
 
     if isinstance(target, type):
-        if issubclass(target, OpenAIPrompt):
+        if issubclass(target, (OpenAIPrompt, OpenAIResponsesPrompt)):
             return "openai"
         if issubclass(target, AnthropicPrompt):
             return "anthropic"
         if issubclass(target, (GeminiPrompt, GeminiLegacyPrompt)):
             return "gemini"
     raise ConfigurationError(
-        "serve() takes prompt classes of a provider (OpenAIPrompt, AnthropicPrompt, GeminiPrompt, "
-        f"GeminiLegacyPrompt subclasses) or provider names, not {target!r}"
+        "serve() takes prompt classes of a provider (OpenAIPrompt, OpenAIResponsesPrompt, "
+        f"AnthropicPrompt, GeminiPrompt, GeminiLegacyPrompt subclasses) or provider names, not {target!r}"
     )
 
 

@@ -33,7 +33,13 @@ Queued = Turn | ErrorReply | Reply | Responder
 Provider = Literal["openai", "anthropic", "gemini"]
 """A provider whose SDKs the server can answer."""
 
-_BASE_PATHS: dict[str, str] = {"openai": "/v1", "anthropic": "", "gemini": "", "gemini-legacy": ""}
+_BASE_PATHS: dict[str, str] = {
+    "openai": "/v1",
+    "openai-responses": "/v1",
+    "anthropic": "",
+    "gemini": "",
+    "gemini-legacy": "",
+}
 
 
 class ReplayServer:

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote
 
-Wire = Literal["openai", "anthropic", "gemini", "gemini-legacy"]
-"""A wire format the server speaks: OpenAI Chat Completions, Anthropic Messages, Gemini
-`streamGenerateContent` as SSE (`google-genai`) or as a JSON array (`google-generativeai`)."""
+Wire = Literal["openai", "openai-responses", "anthropic", "gemini", "gemini-legacy"]
+"""A wire format the server speaks: OpenAI Chat Completions, OpenAI Responses, Anthropic
+Messages, Gemini `streamGenerateContent` as SSE (`google-genai`) or as a JSON array
+(`google-generativeai`)."""
 
-WIRES: tuple[Wire, ...] = ("openai", "anthropic", "gemini", "gemini-legacy")
+WIRES: tuple[Wire, ...] = ("openai", "openai-responses", "anthropic", "gemini", "gemini-legacy")
 
 CREATED = 1767225600  # a fixed `created` timestamp, so rendered replies are reproducible
 
@@ -25,6 +26,8 @@ def detect_wire(path: str) -> Wire | None:
     route, _, query = path.partition("?")
     if route.endswith("/chat/completions"):
         return "openai"
+    if route.endswith("/responses"):
+        return "openai-responses"
     if route.endswith("/messages"):
         return "anthropic"
     if route.endswith(":streamGenerateContent"):

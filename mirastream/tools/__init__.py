@@ -4,6 +4,8 @@
   or model put in `call_params.tools` becomes one.
 - `CodeInterpreter`: lets the model run Python (a persistent Jupyter kernel) or shell code
   in a child process, with limits, confirmation and streamed output.
+- `HostedCodeInterpreter`: the provider's own code execution (OpenAI Responses, Anthropic,
+  Gemini), run on its servers; its code and output stream as the same events.
 - `Tool`: the protocol both implement; write your own tool against it (`BaseTool` gives the
   defaults), yielding its events and ending with a `ToolOutput`.
 
@@ -19,12 +21,14 @@ if TYPE_CHECKING:
     from .code_interpreter import CodeInterpreter, ConfirmPolicy
     from .execution.limits import Limits
     from .function import FunctionTool, as_tool
+    from .hosted import HostedCodeInterpreter
 
 _HOMES = {
     "CodeInterpreter": "code_interpreter",
     "ConfirmPolicy": "code_interpreter",
     "Limits": "execution.limits",
     "FunctionTool": "function",
+    "HostedCodeInterpreter": "hosted",
     "ToolArgumentsError": "_protocol",
     "ArgumentWatcher": "_protocol",
     "BaseTool": "_protocol",
@@ -40,6 +44,7 @@ __all__ = [
     "CodeInterpreter",
     "ConfirmPolicy",
     "FunctionTool",
+    "HostedCodeInterpreter",
     "Limits",
     "Prewarm",
     "Tool",

@@ -162,10 +162,26 @@ class OutputCollector:
         if status == "ok":
             return output, False
         error = getattr(finished, "error", None)
-        note = {
-            "error": "The code raised an error",
-            "timeout": "The code was stopped: it ran past its time limit",
-            "interrupted": "The code was interrupted",
-            "killed": "The code was killed",
-        }.get(status, f"The code ended with status {status}")
+        note = FINISH_NOTES.get(status, f"The code ended with status {status}")
         return f"{output}\n[{note}{': ' + error if error else ''}]", True
+
+
+# How the text sent back to the model ends when the code did not finish with status `ok`.
+FINISH_NOTES = {
+    "error": "The code raised an error",
+    "timeout": "The code was stopped: it ran past its time limit",
+    "interrupted": "The code was interrupted",
+    "killed": "The code was killed",
+}
+
+
+def finish_status(output: str) -> str:
+    """How a run ended (`ok`, `error`, `timeout`, ...), read from its result text (see `result`)."""
+    last = output.rstrip().rpartition("\n")[2]
+    for status, note in FINISH_NOTES.items():
+        if last.startswith(f"[{note}"):
+            return status
+    prefix = "[The code ended with status "
+    if last.startswith(prefix):
+        return last[len(prefix) :].rstrip("]").split(":")[0]
+    return "ok"

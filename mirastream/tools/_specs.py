@@ -6,18 +6,36 @@ from collections.abc import Sequence
 from typing import Any
 
 
+class HostedTool:
+    """A tool the provider runs on its own servers (`HostedCodeInterpreter`, ...).
+
+    mirastream never runs it: each encoder sends `definition(api)`, the provider's own tool
+    definition, as it would send a provider dict. Unlike a provider dict, mirastream knows
+    what it is, and turns what the provider streams about it into the stream's events.
+    """
+
+    name: str = ""
+    runs_code: bool = False  # its executions stream as code and console events
+
+    def definition(self, api: str) -> dict[str, Any]:
+        """The tool's definition for `api` (`openai` for Chat Completions, `openai_responses`,
+        `anthropic`, `gemini`); raises `ConfigurationError` where the API has none."""
+        raise NotImplementedError
+
+
 def normalise_tools(items: Sequence[Any]) -> list[Any]:
-    """Keep provider dicts and `Tool`s; turn functions and pydantic models into `FunctionTool`s."""
+    """Keep provider dicts, hosted tools and `Tool`s; functions and pydantic models become
+    `FunctionTool`s."""
     from ._protocol import Tool
     from .function import as_tool
 
     tools: list[Any] = []
     for item in items:
-        if isinstance(item, (dict, Tool)) and not isinstance(item, type):
+        if isinstance(item, (dict, Tool, HostedTool)) and not isinstance(item, type):
             tools.append(item)
         else:
             tools.append(as_tool(item))
-    names = [tool.name for tool in tools if not isinstance(tool, dict)]
+    names = [tool.name for tool in tools if not isinstance(tool, (dict, HostedTool))]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"two tools are named {', '.join(duplicates)}; tool names must be unique")
@@ -25,8 +43,18 @@ def normalise_tools(items: Sequence[Any]) -> list[Any]:
 
 
 def executable_tools(tools: Sequence[Any] | None) -> list[Any]:
-    """The tools mirastream runs itself (everything but plain provider dicts)."""
-    return [tool for tool in tools or () if not isinstance(tool, dict)]
+    """The tools mirastream runs itself (everything but provider dicts and hosted tools)."""
+    return [tool for tool in tools or () if not isinstance(tool, (dict, HostedTool))]
+
+
+def watches_hosted_code(tools: Sequence[Any] | None) -> bool:
+    """Whether `tools` hold a hosted tool whose executions stream as code and console events."""
+    return any(isinstance(tool, HostedTool) and tool.runs_code for tool in tools or ())
+
+
+def encode_hosted(tool: Any, api: str) -> dict[str, Any] | None:
+    """A hosted tool's definition for `api`, or `None` when `tool` is no hosted tool."""
+    return tool.definition(api) if isinstance(tool, HostedTool) else None
 
 
 def declared_names(tools: Sequence[Any] | None) -> list[str]:

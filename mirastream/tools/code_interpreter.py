@@ -8,11 +8,15 @@ writes it, a confirmation, the active line, console output, images) join the str
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import sys
+import tempfile
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .._clients import ClientCache
@@ -20,6 +24,7 @@ from ..errors import ConfigurationError
 from ..events import ConfirmationEvent, Event, MarkerEvent
 from ._code_events import LANGUAGES, CodeWatcher, OutputCollector, language_of
 from ._protocol import ToolArgumentsError, ToolOutput
+from .execution._gateway_wire import Gateway
 from .execution.limits import Limits
 
 if TYPE_CHECKING:
@@ -27,10 +32,11 @@ if TYPE_CHECKING:
 
     from ..messages import ToolCall
     from .execution._child import BackgroundStart
+    from .execution.gateway import GatewaySession
     from .execution.python import PythonSession
     from .execution.shell import ShellSession
 
-    Session = PythonSession | ShellSession
+    Session = PythonSession | ShellSession | GatewaySession
 
 __all__ = ["CodeInterpreter", "ConfirmPolicy"]
 
@@ -75,6 +81,19 @@ class CodeInterpreter:
             aborts the start; otherwise the warm kernel stays for the calls to come, like
             any session. Shell sessions start in milliseconds and are not prewarmed.
             `False`: each session starts on its first call.
+        sandbox: run the code in a sandbox (the default; Linux, see docs/security.md): its
+            own processes, a private home, `/tmp` and `/dev/shm`, the host's files hidden or
+            read-only except the workspace, no network, an environment from an allow-list,
+            and nothing left running or on disk once it is closed or the host dies. Where
+            none can be built (macOS, user namespaces disabled) `SandboxUnavailableError`
+            is raised here. `False`: run the code as the user, uncontained (a temporary
+            folder, a filtered environment and limits still apply).
+        network: give sandboxed code the host's network (off by default).
+        gateway: run Python on a kernel of this Jupyter Kernel Gateway or Enterprise
+            Gateway (`"http://host:8888"`) instead of this machine; see
+            `mirastream.tools.execution.gateway`. Shell code still runs here: offer
+            `languages=("python",)` to run nothing locally. `None`: a local kernel.
+        gateway_token: the gateway's auth token (sent as `Authorization: token ...`).
 
     Sessions persist: variables (and the shell's working directory) survive from one call
     to the next, across streams of the same interpreter. `close()` ends them; sessions
@@ -93,6 +112,10 @@ class CodeInterpreter:
         max_output_chars: int = 2800,
         languages: tuple[str, ...] = LANGUAGES,
         prewarm: bool = True,
+        sandbox: bool = True,
+        network: bool = False,
+        gateway: str | None = None,
+        gateway_token: str | None = None,
     ) -> None:
         unknown = [language for language in languages if language not in LANGUAGES]
         if unknown or not languages:
@@ -104,11 +127,21 @@ class CodeInterpreter:
         self.max_output_chars = max_output_chars
         self.languages = languages
         self.prewarm = prewarm
+        self.sandbox = sandbox
+        self.network = network
+        if sandbox and (gateway is None or "shell" in languages):  # some code runs here
+            from .execution._sandbox import find_bwrap
+
+            find_bwrap()  # SandboxUnavailableError now, not at the first call
+        self._workspace: Path | None = None
+        self._workspace_cleanup: weakref.finalize[..., CodeInterpreter] | None = None
+        self._workspace_lock = threading.Lock()
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
         self._async_sessions = ClientCache()
         self._closes = 0  # how many times close() was called (a prewarm asked before then is off)
         self._warming: set[asyncio.Task[None]] = set()  # async prewarms (the loop keeps weak refs)
+        self.gateway = None if gateway is None else Gateway(gateway, gateway_token)  # checked now
 
     @property
     def description(self) -> str:
@@ -144,14 +177,43 @@ class CodeInterpreter:
 
     # Sessions -------------------------------------------------------------------------
 
+    @property
+    def workspace(self) -> Path:
+        """The working folder of the code (Python and shell share it), read-write in the sandbox.
+
+        `Limits.workdir` when given (kept on close); otherwise a fresh temporary folder,
+        made on first use and removed by `close()` (or at interpreter exit, or by the
+        sandbox when the host dies). Files the code saves there can be read here until then.
+        """
+        if self.limits.workdir is not None:
+            return Path(self.limits.workdir).expanduser().resolve()
+        with self._workspace_lock:
+            if self._workspace is None:
+                from .execution._workspace import remove_tree
+
+                self._workspace = Path(tempfile.mkdtemp(prefix="mirastream-workspace-"))
+                self._workspace_cleanup = weakref.finalize(self, remove_tree, self._workspace)
+            return self._workspace
+
     def _new_session(self, language: str) -> Session:
+        if language == "python" and self.gateway is not None:
+            from .execution.gateway import GatewaySession
+
+            return GatewaySession(self.gateway.url, self.gateway.token, self.limits)
+        workdir = self.workspace
+        limits = dataclasses.replace(self.limits, workdir=workdir)
+        session: PythonSession | ShellSession
         if language == "python":
             from .execution.python import PythonSession
 
-            return PythonSession(self.limits)
-        from .execution.shell import ShellSession
+            session = PythonSession(limits, sandbox=self.sandbox, network=self.network)
+        else:
+            from .execution.shell import ShellSession
 
-        return ShellSession(self.limits)
+            session = ShellSession(limits, sandbox=self.sandbox, network=self.network)
+        if self.limits.workdir is None:
+            session.removed_on_host_exit = (workdir,)
+        return session
 
     def session(self, language: str) -> Session:
         """The sync session for `language`, made on first use."""
@@ -185,12 +247,19 @@ class CodeInterpreter:
         await self._async_sessions.discard_async(language)
 
     def close(self) -> None:
-        """End every sync session (their child processes stop), also one still starting."""
+        """End every sync session (their child processes stop), also one still starting.
+
+        A temporary workspace is removed (with the files the code saved there).
+        """
         with self._lock:
             self._closes += 1
             sessions, self._sessions = list(self._sessions.values()), {}
+        with self._workspace_lock:
+            cleanup, self._workspace_cleanup, self._workspace = self._workspace_cleanup, None, None
         for session in sessions:
             session.close()
+        if cleanup is not None:
+            cleanup()  # the temporary workspace
 
     # Prewarming -------------------------------------------------------------------------
 

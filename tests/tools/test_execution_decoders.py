@@ -482,5 +482,8 @@ def test_sync_and_async_methods_mirror_each_other(session_class: str) -> None:
     assert inspect.iscoroutinefunction(cls.astart)
     assert inspect.iscoroutinefunction(cls.aclose)
     assert not inspect.iscoroutinefunction(cls.aexecute)  # returns an async iterator
-    assert list(inspect.signature(cls).parameters) == ["limits"]
-    assert inspect.signature(cls).parameters["limits"].default == Limits()
+    parameters = inspect.signature(cls).parameters
+    assert list(parameters) == ["limits", "sandbox", "network"]
+    assert parameters["limits"].default == Limits()
+    assert (parameters["sandbox"].default, parameters["network"].default) == (True, False)
+    assert parameters["sandbox"].kind == parameters["network"].kind == inspect.Parameter.KEYWORD_ONLY

@@ -40,8 +40,9 @@ from ..loopback import LoopbackServer, Reply
 pytest.importorskip("ipykernel")
 
 MODES = ["sync", "async"]
-CODE = "import os, time\nprint(os.getpid(), time.monotonic())"
-"""The code the model runs: which kernel runs it, and when it starts (the host's clock)."""
+CODE = "import sys, time\nprint(sys.argv[sys.argv.index('-f') + 1], time.monotonic())"
+"""The code the model runs: which kernel runs it (its connection file: in a sandbox the kernel
+does not know its pid on the host), and when it starts (the host's clock)."""
 EXECUTION_START = 0.3
 """Seconds from the complete tool call to its code running, in a kernel that is ready."""
 KERNEL_START = 60.0
@@ -65,18 +66,23 @@ def no_leaks(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> Iterato
 # Helpers
 
 
-def running_kernels() -> set[int]:
-    """The Jupyter kernels this process started that still run (not zombies).
+def running_kernels() -> set[str]:
+    """The connection files of the Jupyter kernels this process started that still run.
 
-    Only its own children: what a kernel forks has the kernel's command line until it execs.
+    Only its own children (the kernel, or the keeper of its sandbox), not zombies: what a
+    kernel forks has the kernel's command line until it execs.
     """
     found = set()
     for pid, state in descendants().items():
         with contextlib.suppress(OSError):  # ended meanwhile
             parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if state != "Z" and parent == os.getpid() and b"ipykernel_launcher" in command:
-                found.add(pid)
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if (
+                state != "Z"
+                and parent == os.getpid()
+                and any(b"ipykernel_launcher" in arg for arg in command)
+            ):
+                found.add(command[len(command) - command[::-1].index(b"-f")].decode())
     return found
 
 
@@ -88,7 +94,7 @@ class Kernels:
     """Every kernel this process runs while the watch is on, sampled every 10 ms."""
 
     def __init__(self) -> None:
-        self.seen: set[int] = set()
+        self.seen: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="kernel watch")
 
@@ -145,12 +151,12 @@ class Run:
         if isinstance(item, ConfirmationEvent):  # the tool call is complete
             self.starting_at_call = session.starting
 
-    def execution(self) -> tuple[int, float]:
+    def execution(self) -> tuple[str, float]:
         """The kernel that ran `CODE`, and the seconds from the complete call to the code running."""
         (called,) = [at for at, item in self.items if isinstance(item, ConfirmationEvent)]
         output = "".join(item.content for _, item in self.items if isinstance(item, ConsoleEvent))
-        pid, started = output.split()
-        return int(pid), float(started) - called
+        kernel, started = output.split()
+        return kernel, float(started) - called
 
 
 def stream(mode: str, interpreter: CodeInterpreter, on_session: Callable[[Any], None] | None = None) -> Run:
@@ -262,7 +268,7 @@ def test_a_stream_without_calls_leaves_the_warm_kernel_to_the_next(mode: str, se
                     run.add(item, session)
             else:
 
-                async def main() -> tuple[str, int, Run]:
+                async def main() -> tuple[str, str, Run]:
                     session = interpreter.async_session("python")
                     text = (await chef.stream_async().collect()).text
                     while not ready(session):
@@ -292,7 +298,7 @@ def test_a_failed_prewarm_is_reported_by_the_call_as_without_prewarm(
 ) -> None:
     """A kernel that cannot start (too little memory): the call raises what it raises unwarmed."""
 
-    def fail(prewarm: bool) -> tuple[SessionStartError, set[int]]:
+    def fail(prewarm: bool) -> tuple[SessionStartError, set[str]]:
         """The stream's error, and the kernels launched."""
         server.reset()
         server.queue(tool_reply("openai", "python", CODE))
@@ -309,7 +315,7 @@ def test_a_failed_prewarm_is_reported_by_the_call_as_without_prewarm(
         return caught.value, kernels.seen
 
     errors: dict[bool, SessionStartError] = {}
-    launched: dict[bool, set[int]] = {}
+    launched: dict[bool, set[str]] = {}
     for prewarm in (False, True):
         errors[prewarm], launched[prewarm] = fail(prewarm)
     assert len(launched[True]) == 1  # the call reported the prewarm's failure: it did not retry
@@ -439,7 +445,7 @@ def test_without_prewarm_nothing_starts_before_the_call(
 ) -> None:
     execute_turns(server)
     interpreter = CodeInterpreter(confirm="auto", prewarm=False)
-    early: list[tuple[set[int], list[threading.Thread]]] = []
+    early: list[tuple[set[str], list[threading.Thread]]] = []
 
     def a_while_later() -> bool:
         time.sleep(0.5)

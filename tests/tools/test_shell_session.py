@@ -30,13 +30,13 @@ def shell() -> Iterator[ShellSession]:
 # Running code -----------------------------------------------------------------------------
 
 
-def test_state_persists_between_executions(shell: ShellSession, tmp_path: Path) -> None:
+def test_state_persists_between_executions(shell: ShellSession) -> None:
     assert (
-        finished(run(shell, f'cd {tmp_path} && GREETING=hi && greet() {{ echo "$GREETING $1"; }}')).status
+        finished(run(shell, 'mkdir sub && cd sub && GREETING=hi && greet() { echo "$GREETING $1"; }')).status
         == "ok"
     )
     events = run(shell, "greet world; pwd")
-    assert stdout(events) == f"hi world\n{tmp_path}\n"
+    assert stdout(events) == f"hi world\n{shell.workdir}/sub\n"
 
 
 def test_status_and_streams(shell: ShellSession) -> None:

@@ -429,14 +429,16 @@ def _kernels(pids: set[int]) -> set[int]:
     """The Jupyter kernels among `pids` (a prewarmed Python session's, in the shell tests).
 
     One that is being launched has the command line of this process (a fork, before its
-    `exec`); one that is ending has none, and is known by its name, `python*`.
+    `exec`); one that is ending has none, and is known by its name, `python*` (or `bwrap`,
+    for the processes of its sandbox).
     """
     ours = Path("/proc/self/cmdline").read_bytes()
     found = set()
     for pid in pids:
         try:
             command = (Path("/proc") / str(pid) / "cmdline").read_bytes()
-            ending = not command and (Path("/proc") / str(pid) / "comm").read_text().startswith("python")
+            name = (Path("/proc") / str(pid) / "comm").read_text()
+            ending = not command and name.startswith(("python", "bwrap"))
         except OSError:
             continue
         if b"ipykernel_launcher" in command or command == ours or ending:

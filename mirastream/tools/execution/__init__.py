@@ -11,7 +11,9 @@ with PythonSession(Limits(timeout=10)) as python:
 
 Code never runs in the host interpreter. Each session has one child (an IPython kernel, or
 `bash`) in its own process group, with limits (`Limits`), a sanitised environment, and a
-temporary working folder by default. `execute()` / `aexecute()` stream `Output`,
+temporary working folder by default; on Linux the child runs in a sandbox unless the session
+is made with `sandbox=False` (see docs/security.md), and `SandboxUnavailableError` is raised
+where none can be built. `execute()` / `aexecute()` stream `Output`,
 `ActiveLine`, `Image` events as they happen and end with one `Finished`.
 
 Both sessions are used the same way: from one world at a time, `start`/`execute`/`close`
@@ -27,7 +29,7 @@ Importing this package imports no Jupyter code: `PythonSession` needs the `code`
 from typing import TYPE_CHECKING
 
 from ..._lazy import lazy_names
-from ._errors import SessionStartError
+from ._errors import SandboxUnavailableError, SessionStartError
 from .events import ActiveLine, ExecutionEvent, Finished, FinishStatus, Image, ImageMime, Output
 from .limits import Limits
 
@@ -45,6 +47,7 @@ __all__ = [
     "Limits",
     "Output",
     "PythonSession",
+    "SandboxUnavailableError",
     "SessionStartError",
     "ShellSession",
 ]

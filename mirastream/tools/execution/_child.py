@@ -13,6 +13,7 @@ from ._errors import SessionStartError
 from ._process import interrupt_group, kill_group
 
 if TYPE_CHECKING:
+    from ._sandbox import SandboxedProcess
     from ._session import Session
 
 World = Literal["sync", "async"]
@@ -22,10 +23,15 @@ KILL_WAIT = 5.0
 
 
 class Child(ABC):
-    """One child process of a session (started in its own process group) and its IO."""
+    """One child process of a session (started in its own process group) and its IO.
+
+    In a sandbox, `process` is the sandbox's keeper and `sandboxed` its handles: signals
+    then go to the sandbox (see `_sandbox`).
+    """
 
     pid: int
     process: subprocess.Popen[bytes]
+    sandboxed: SandboxedProcess | None = None
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -67,14 +73,29 @@ class Child(ABC):
     def release(self) -> None:
         """Close the IO (sockets, pipes) without waiting; safe to call twice."""
 
+    def release_sandbox(self) -> None:
+        """Close the host's handles on the sandbox, if any (part of `release()`)."""
+        if self.sandboxed is not None:
+            self.sandboxed.release()
+
     def interrupt(self) -> None:
-        """`SIGINT` to the child's process group."""
+        """`SIGINT` to the child's process group (in a sandbox: to the code's group inside)."""
         if self.poll() is None:
-            interrupt_group(self.pid)
+            if self.sandboxed is not None:
+                self.sandboxed.interrupt()
+            else:
+                interrupt_group(self.pid)
 
     def kill(self) -> None:
-        """`SIGKILL` to the child's process group (also to what it left running)."""
-        if self.poll() is None:
+        """`SIGKILL` to the child's process group (also to what it left running).
+
+        The group is signalled even when its leader has exited, since what the leader
+        started may still run in it. In a sandbox, killing its init ends every process
+        inside, also those that left the group (daemons).
+        """
+        if self.sandboxed is not None:
+            self.sandboxed.kill()
+        else:
             kill_group(self.pid)
 
 

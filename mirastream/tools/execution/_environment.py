@@ -1,8 +1,10 @@
-"""The child's environment: the host's, without anything that looks like a secret.
+"""The child's environment.
 
-Only names are checked. A value that embeds a secret under an innocent name
-(`DATABASE_URL=postgres://user:password@...`) stays; pass `Limits(env=...)` for an
-environment built from nothing.
+In a sandbox (the default on Linux) it is built from an allow-list (`ALLOWED`), the names
+of `Limits.keep_env` and what `Limits.env` gives: nothing else of the host's environment
+reaches the code. Without a sandbox it is the host's, without anything whose name looks
+like a secret; only names are checked there, so a value that embeds a secret under an
+innocent name (`DATABASE_URL=postgres://user:password@...`) stays.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ _SECRET_PATTERN = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)
 SHELL_STARTUP = ("BASH_ENV", "ENV")
 
 
+ALLOWED = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "COLORTERM", "NO_COLOR", "USER", "LOGNAME")
+"""What a sandboxed child gets of the host's environment by default (with every `LC_*`)."""
+
+
 def looks_secret(name: str) -> bool:
     """Whether the variable `name` may hold a credential."""
     upper = name.upper()
@@ -65,6 +71,30 @@ def child_environment(limits: Limits, *, home: Path, host: Mapping[str, str] | N
     else:
         env = dict(limits.env)
         env.setdefault("HOME", str(home))
+    env.setdefault("PATH", host.get("PATH") or os.defpath)
+    env.setdefault("LANG", host.get("LANG") or "C.UTF-8")
+    return env
+
+
+def sandbox_environment(
+    limits: Limits, *, home: Path, host: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a sandboxed child: an allow-list, never the host's filtered by names.
+
+    `limits.env`, when given, is the whole environment (plus `PATH`, `HOME` and `LANG`
+    when it lacks them); otherwise the `ALLOWED` names and `LC_*`, plus the names in
+    `limits.keep_env`, are taken from the host. `HOME` is the session's private folder
+    unless set that way.
+    """
+    host = os.environ if host is None else host
+    if limits.env is not None:
+        env = dict(limits.env)
+    else:
+        keep = set(ALLOWED) | set(limits.keep_env)
+        env = {name: value for name, value in host.items() if name in keep or name.startswith("LC_")}
+        if "HOME" not in limits.keep_env:
+            env.pop("HOME", None)
+    env.setdefault("HOME", str(home))
     env.setdefault("PATH", host.get("PATH") or os.defpath)
     env.setdefault("LANG", host.get("LANG") or "C.UTF-8")
     return env

@@ -2,11 +2,13 @@
 
 The kernel runs the host's own interpreter (`sys.executable`, which must have `ipykernel`)
 through `_launch.py` (resource limits), in its own session and process group, in the
-workdir, with the sanitised environment. Its sockets use the IPC transport (files in the
-session's private `run/` folder, next to the connection file), never TCP, so nothing on
-the network or in another user's reach can talk to it. `JPY_PARENT_PID` makes the kernel
-exit by itself if the host dies. The kernel's own stdout and stderr go to a log file in
-`run/`, quoted when it fails to start.
+workdir, with the sanitised environment, in a sandbox when the session has one (which
+sees the session's `run/` folder at the same path). Its sockets use the IPC transport
+(files in the session's private `run/` folder, next to the connection file), never TCP,
+so nothing on the network or in another user's reach can talk to it. Without a sandbox
+`JPY_PARENT_PID` makes the kernel exit by itself if the host dies (in one, the keeper
+ends the sandbox). The kernel's own stdout and stderr go to a log file in `run/`, quoted
+when it fails to start.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._clients import require_module
 from ._child import Child
-from ._environment import child_environment
+from ._environment import child_environment, sandbox_environment
 from ._launch import launch_command
+from ._sandbox import Sandbox, python_folders
 from ._workspace import Workspace
 from .limits import Limits
 
@@ -86,7 +89,14 @@ def _launcher_script() -> str:
 class KernelChild(Child):
     """A launched kernel process with a connected client (blocking or async)."""
 
-    def __init__(self, workspace: Workspace, limits: Limits, world: Literal["sync", "async"]) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        limits: Limits,
+        world: Literal["sync", "async"],
+        sandbox: Sandbox | None = None,
+        removed_on_host_exit: tuple[Path, ...] = (),
+    ) -> None:
         super().__init__(world)
         require_module("jupyter_client", extra="code")
         from jupyter_client.connect import write_connection_file
@@ -103,8 +113,11 @@ class KernelChild(Child):
             ip=str(workspace.run / self._prefix),
             key=secrets.token_hex(32).encode(),
         )
-        env = child_environment(limits, home=workspace.home)
-        env["JPY_PARENT_PID"] = str(os.getpid())
+        if sandbox is None:
+            env = child_environment(limits, home=workspace.home)
+            env["JPY_PARENT_PID"] = str(os.getpid())
+        else:
+            env = sandbox_environment(limits, home=workspace.home)
         python_path = kernel_python_path(env.get("PYTHONPATH"))
         if python_path:
             env["PYTHONPATH"] = python_path
@@ -115,23 +128,42 @@ class KernelChild(Child):
             str(self.connection_file),
             "--HistoryManager.hist_file=:memory:",
         ]
-        argv = launch_command(command, max_memory_mb=limits.max_memory_mb, max_processes=limits.max_processes)
         with open(self.log_file, "wb") as log:
-            self.process = subprocess.Popen(
-                argv,
-                cwd=workspace.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            if sandbox is None:
+                argv = launch_command(
+                    command, max_memory_mb=limits.max_memory_mb, max_processes=limits.max_processes
+                )
+                self.process = subprocess.Popen(
+                    argv,
+                    cwd=workspace.workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            else:
+                self.sandboxed = sandbox.launch(
+                    command,
+                    workdir=workspace.workdir,
+                    writable=(workspace.workdir, workspace.run, workspace.home),
+                    read_only=python_folders(python_path),
+                    env=env,
+                    max_memory_mb=limits.max_memory_mb,
+                    max_processes=limits.max_processes,
+                    remove_on_host_exit=(workspace.root, *removed_on_host_exit),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log.fileno(),
+                    stderr=subprocess.STDOUT,
+                )
+                self.process = self.sandboxed.process
         self.pid = self.process.pid
         try:
             self.context, self.client = _connect(info, world)
         except BaseException:
             self.kill()
             self.process.wait()
+            self.release_sandbox()
             raise
 
     def release(self) -> None:
@@ -139,6 +171,7 @@ class KernelChild(Child):
             return
         self.closed = True
         self.context.destroy(linger=0)
+        self.release_sandbox()
         for path in self._run_folder.glob(f"{self._prefix}*"):
             with contextlib.suppress(OSError):
                 path.unlink()

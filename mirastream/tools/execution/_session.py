@@ -26,12 +26,14 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
+from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, TypeVar
 
 from ._child import KILL_WAIT, BackgroundStart, Child, Start, World, closed_while_starting
 from ._control import RunControl
 from ._flow import Emit, Flow, Receive, WaitExit, arun, astream, cancelled, run, stream
+from ._sandbox import Sandbox
 from ._workspace import Workspace
 from .events import ExecutionEvent, Output
 from .limits import Limits
@@ -69,16 +71,28 @@ class Session(ABC):
 
     How a session may be used (worlds, threads, context managers) is said once for both, in
     the package docs (`mirastream.tools.execution`).
+
+    Args:
+        limits: how long, how big and where the code may run.
+        sandbox: run the child in a sandbox (Linux; see `_sandbox` and docs/security.md):
+            `SandboxUnavailableError` is raised here when none can be built.
+        network: in a sandbox, share the host's network (otherwise there is none).
     """
 
     language: ClassVar[str]
     _state_lost: ClassVar[str] = "earlier state is lost"
     """What a restart loses, e.g. "earlier variables and imports are lost"."""
 
-    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, limits: Limits = _DEFAULT_LIMITS, *, sandbox: bool = True, network: bool = False
+    ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
         self.limits = limits
+        self.sandbox = Sandbox(network=network) if sandbox else None
+        self.network = network
+        self.removed_on_host_exit: tuple[Path, ...] = ()
+        """Folders (besides its own) that a sandbox removes if the host dies (not on close)."""
         self._resources = _Resources()
         self._finalizer = weakref.finalize(self, self._resources.release)
         self._current: tuple[Flow[None], Child] | None = None
@@ -93,7 +107,7 @@ class Session(ABC):
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else "stopped"
-        return f"{type(self).__name__}({state}, limits={self.limits!r})"
+        return f"{type(self).__name__}({state}, limits={self.limits!r}, sandbox={self.sandbox!r})"
 
     # What a session kind provides --------------------------------------------------------
 

@@ -3,9 +3,10 @@
 The shell is `bash --noprofile --norc` (or `sh` when there is no bash on the child's
 `PATH`), started through `_launch.py` (resource limits) in its own session and process
 group, in the workdir, with the sanitised environment minus `BASH_ENV` and `ENV` (which
-would make it run a start-up file). Its stdin takes the control lines; stdout and stderr
-are pipes, read in both worlds with one `selectors` selector; the async world waits for
-them with `loop.add_reader` instead of blocking.
+would make it run a start-up file), in a sandbox when the session has one. Its stdin
+takes the control lines; stdout and stderr are pipes, read in both worlds with one
+`selectors` selector; the async world waits for them with `loop.add_reader` instead of
+blocking.
 
 The async world also starts the shell with `subprocess.Popen`, not with
 `asyncio.create_subprocess_exec`: asyncio's subprocess transports belong to the loop that
@@ -27,9 +28,10 @@ from pathlib import Path
 from typing import Literal
 
 from ._child import Child
-from ._environment import SHELL_STARTUP, child_environment
+from ._environment import SHELL_STARTUP, child_environment, sandbox_environment
 from ._errors import SessionStartError
 from ._launch import launch_command
+from ._sandbox import Sandbox, python_folders
 from ._shell_decode import StreamName, new_marker
 from ._workspace import Workspace
 from .limits import Limits
@@ -43,10 +45,30 @@ Pieces = list[tuple[StreamName, bytes]]
 class ShellCommand:
     """How to start the shell for a workspace: argv, folder, environment, code file."""
 
-    __slots__ = ("argv", "bash", "code_file", "cwd", "env")
+    __slots__ = (
+        "argv",
+        "bash",
+        "code_file",
+        "command",
+        "cwd",
+        "env",
+        "limits",
+        "removed",
+        "sandbox",
+        "workspace",
+    )
 
-    def __init__(self, workspace: Workspace, limits: Limits) -> None:
-        env = child_environment(limits, home=workspace.home)
+    def __init__(
+        self,
+        workspace: Workspace,
+        limits: Limits,
+        sandbox: Sandbox | None = None,
+        removed_on_host_exit: tuple[Path, ...] = (),
+    ) -> None:
+        if sandbox is None:
+            env = child_environment(limits, home=workspace.home)
+        else:
+            env = sandbox_environment(limits, home=workspace.home)
         for name in SHELL_STARTUP:
             env.pop(name, None)
         path = env.get("PATH")
@@ -56,6 +78,11 @@ class ShellCommand:
         if shell is None:
             raise SessionStartError(f"neither bash nor sh was found on the PATH {path!r}")
         command = [shell, "--noprofile", "--norc"] if self.bash else [shell]
+        self.command = command
+        self.sandbox = sandbox
+        self.workspace = workspace
+        self.limits = limits
+        self.removed = removed_on_host_exit
         self.argv = launch_command(
             command, max_memory_mb=limits.max_memory_mb, max_processes=limits.max_processes
         )
@@ -72,16 +99,34 @@ class ShellChild(Child):
         self.bash = command.bash
         self.code_file = command.code_file
         self.marker = new_marker()
-        self.process = subprocess.Popen(
-            command.argv,
-            cwd=command.cwd,
-            env=command.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-            start_new_session=True,
-        )
+        if command.sandbox is None:
+            self.process = subprocess.Popen(
+                command.argv,
+                cwd=command.cwd,
+                env=command.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                start_new_session=True,
+            )
+        else:
+            workspace = command.workspace
+            self.sandboxed = command.sandbox.launch(
+                command.command,
+                workdir=workspace.workdir,
+                writable=(workspace.workdir, workspace.run, workspace.home),
+                # The shell's own folder, and the host's Python (for `python` in the shell).
+                read_only=[os.path.dirname(command.command[0]), *python_folders(None)],
+                env=command.env,
+                max_memory_mb=command.limits.max_memory_mb,
+                max_processes=command.limits.max_processes,
+                remove_on_host_exit=(workspace.root, *command.removed),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            self.process = self.sandboxed.process
         self.pid = self.process.pid
         self._selector = selectors.DefaultSelector()
         assert self.process.stdout is not None
@@ -140,6 +185,7 @@ class ShellChild(Child):
             return
         self.closed = True
         self._selector.close()
+        self.release_sandbox()
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             if pipe is not None:
                 with contextlib.suppress(OSError):

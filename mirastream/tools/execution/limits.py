@@ -24,9 +24,11 @@ class Limits:
             stopping early) gets to stop before its process group is killed.
         max_memory_mb: the child's address-space limit (`RLIMIT_AS`), inherited by every
             process it starts; allocations past it fail (`MemoryError` in Python). `None`:
-            no limit. This limits address space, not memory in use: a Python kernel needs
-            about 300 MB to start, and runtimes that reserve much more than they use (the
-            JVM, Go programs, BLAS libraries with one thread per core) may fail under it.
+            no limit. It applies to each process on its own, not to the session as a whole;
+            in a sandbox it also caps the size of its private `/tmp` and `/dev/shm` (each).
+            This limits address space, not memory in use: a Python kernel needs about 300 MB
+            to start, and runtimes that reserve much more than they use (the JVM, Go
+            programs, BLAS libraries with one thread per core) may fail under it.
             The launcher also sets `MALLOC_ARENA_MAX=2` (unless set), so that glibc's
             per-thread reservations do not eat the allowance.
         max_processes: how many more processes and threads the child may create
@@ -37,14 +39,17 @@ class Limits:
         max_output_bytes: bytes of output (text as UTF-8, image data) streamed per execution;
             past it the output is dropped, with one note on `stderr`, while the code keeps
             running. `None`: unlimited (capping what the model sees is the tool layer's job).
-        workdir: the child's working folder (created if missing, never removed). `None`: a
-            fresh temporary folder, removed on `close()`.
-        env: the child's environment. `None`: a copy of `os.environ` without variables whose
-            names look secret (see `keep_env`). A mapping: exactly that, plus `PATH`, `HOME`
-            and `LANG` when it lacks them.
-        keep_env: names to keep from `os.environ` although they look secret
-            (`"OPENAI_API_KEY"`), or to keep as they are (`"HOME"`, which otherwise points at
-            a private, empty folder of the session).
+        workdir: the child's working folder (created if missing, never removed), the one
+            folder of the host a sandbox can write. `None`: a fresh temporary folder,
+            removed on `close()`.
+        env: the child's environment. `None`: in a sandbox, the allow-listed names of
+            `os.environ` (`PATH`, `LANG`, `LC_*`, `TERM`, `TZ`, ...) and those of
+            `keep_env`; without one, a copy of `os.environ` without variables whose names
+            look secret (see `keep_env`). A mapping: exactly that, plus `PATH`, `HOME` and
+            `LANG` when it lacks them.
+        keep_env: names to pass on from `os.environ`: in a sandbox, besides the
+            allow-list; without one, although they look secret (`"OPENAI_API_KEY"`). Also
+            `"HOME"`, which otherwise points at a private, empty folder of the session.
     """
 
     timeout: float = 60.0

@@ -63,7 +63,7 @@ class PythonSession(Session):
     _state_lost: ClassVar[str] = "earlier variables and imports are lost"
 
     def _launch(self, workspace: Workspace, world: World) -> Child:
-        return KernelChild(workspace, self.limits, world)
+        return KernelChild(workspace, self.limits, world, self.sandbox, self.removed_on_host_exit)
 
     # IO ------------------------------------------------------------------------------
 

@@ -56,7 +56,8 @@ class ShellSession(Session):
     _state_lost: ClassVar[str] = "earlier variables, functions and the current folder are lost"
 
     def _launch(self, workspace: Workspace, world: World) -> Child:
-        return ShellChild(ShellCommand(workspace, self.limits), world)
+        command = ShellCommand(workspace, self.limits, self.sandbox, self.removed_on_host_exit)
+        return ShellChild(command, world)
 
     # IO ------------------------------------------------------------------------------
 
