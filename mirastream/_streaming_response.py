@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 from ._connections import Connections, RequestSockets
-from ._sse import RawEvent, aiter_events, iter_events
+from ._sse import DEFAULT_MAX_EVENT_SIZE, RawEvent, aiter_events, iter_events
 from .timeouts import Timeouts
 
 
@@ -29,11 +29,13 @@ class StreamingResponseCall:
         client: Any = None,
         async_client: Callable[[], Any] | None = None,
         timeouts: Timeouts | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         # A `timeout` call parameter wins; otherwise the stream's connect and idle limits.
         if timeouts is not None and kwargs.get("timeout") is None:
             kwargs = {**kwargs, "timeout": _httpx_timeout(timeouts)}
         self.kwargs = kwargs
+        self.max_event_bytes = max_event_bytes
         self._client = client
         self._async_client = async_client
         self._connections = Connections()
@@ -49,7 +51,7 @@ class StreamingResponseCall:
         sockets = RequestSockets(self._connections)
         with create(**self.kwargs) as response:
             sockets.add_response(response.http_response)
-            events = iter_events(response.http_response.iter_bytes())
+            events = iter_events(response.http_response.iter_bytes(), max_event_size=self.max_event_bytes)
             try:
                 try:
                     yield events
@@ -67,7 +69,7 @@ class StreamingResponseCall:
             http_response = response.http_response
             sockets.add_response(http_response)
             pieces = http_response.aiter_bytes()
-            events = aiter_events(pieces)
+            events = aiter_events(pieces, max_event_size=self.max_event_bytes)
             try:
                 try:
                     yield events

@@ -27,6 +27,7 @@ _RESERVED = frozenset(
         "call_params",
         "client",
         "max_calls_per_turn",
+        "max_event_bytes",
         "max_steps",
         "messages",
         "retries",
@@ -93,6 +94,9 @@ class BasePrompt(BaseModel):
     Whatever the limit, a call that repeats an earlier call of the same turn (same tool, same
     arguments) is not run again, and a turn cut off by `max_tokens` (finish reason `length`)
     runs none of its calls: the stream ends with that turn."""
+    max_event_bytes: ClassVar[int] = 16 * 1024 * 1024
+    """The largest server-sent event a stream accepts (16 MiB); a larger one is a
+    `MalformedStreamError`, so a broken or hostile server cannot exhaust memory."""
     retries: ClassVar[RetryPolicy] = DEFAULT_RETRIES
     """How to retry a request that fails before its first chunk (see `mirastream.retries`)."""
     timeouts: ClassVar[Timeouts] = Timeouts()

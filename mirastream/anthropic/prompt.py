@@ -53,22 +53,29 @@ class AnthropicPrompt(ProviderPrompt[AnthropicCallParams, AnthropicResponseChunk
     def _sync_calls(
         self, params: AnthropicCallParams, timeouts: Timeouts
     ) -> CallFactory[AnthropicResponseChunk]:
-        return _call_factory(params, timeouts, client=CLIENTS.sync_client(type(self)))
+        return _call_factory(params, timeouts, self.max_event_bytes, client=CLIENTS.sync_client(type(self)))
 
     def _async_calls(
         self, params: AnthropicCallParams, timeouts: Timeouts
     ) -> CallFactory[AnthropicResponseChunk]:
-        return _call_factory(params, timeouts, async_client=CLIENTS.async_client_factory(type(self)))
+        return _call_factory(
+            params, timeouts, self.max_event_bytes, async_client=CLIENTS.async_client_factory(type(self))
+        )
 
 
 def _call_factory(
     params: AnthropicCallParams,
     timeouts: Timeouts,
+    max_event_bytes: int,
     *,
     client: Anthropic | None = None,
     async_client: Callable[[], AsyncAnthropic] | None = None,
 ) -> CallFactory[AnthropicResponseChunk]:
     """Makes the calls of one stream: each sends `params` with the messages of its turn."""
     return lambda messages: AnthropicCall(
-        request_kwargs(params, messages), client=client, async_client=async_client, timeouts=timeouts
+        request_kwargs(params, messages),
+        client=client,
+        async_client=async_client,
+        timeouts=timeouts,
+        max_event_bytes=max_event_bytes,
     )

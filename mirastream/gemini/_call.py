@@ -14,7 +14,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from .._connections import Connections, RequestSockets
-from .._sse import RawEvent, aiter_events, iter_events
+from .._sse import DEFAULT_MAX_EVENT_SIZE, RawEvent, aiter_events, iter_events
 from .._streaming_response import drain_closed
 from ..errors import MirastreamError
 from ..timeouts import Timeouts
@@ -61,8 +61,10 @@ class GeminiCall(_ClientsCall):
         clients: GeminiClients | None = None,
         async_clients: Callable[[], GeminiClients] | None = None,
         timeouts: Timeouts | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         super().__init__(kwargs, clients=clients, async_clients=async_clients)
+        self.max_event_bytes = max_event_bytes
         self._connections = Connections()
         config = kwargs.get("config")
         self._natives = NativeResponses(config)
@@ -96,7 +98,11 @@ class GeminiCall(_ClientsCall):
             errors.APIError.raise_for_response(response)  # the SDK's own error for a failed request
             self._natives.headers = response.headers
             # Like google-genai, which reads lines, deliver a last event without its blank line.
-            with closing(iter_events(response.iter_bytes(), deliver_unterminated=True)) as events:
+            with closing(
+                iter_events(
+                    response.iter_bytes(), max_event_size=self.max_event_bytes, deliver_unterminated=True
+                )
+            ) as events:
                 yield events
         finally:
             sockets.forget()
@@ -121,7 +127,9 @@ class GeminiCall(_ClientsCall):
             await errors.APIError.raise_for_async_response(response)
             self._natives.headers = response.headers
             pieces = response.aiter_bytes()
-            async with aclosing(aiter_events(pieces, deliver_unterminated=True)) as events:
+            async with aclosing(
+                aiter_events(pieces, max_event_size=self.max_event_bytes, deliver_unterminated=True)
+            ) as events:
                 yield events
         finally:
             sockets.forget()

@@ -86,7 +86,10 @@ class GeminiPrompt(ProviderPrompt[GeminiCallParams, GeminiResponseChunk]):
                 self._validated(request_kwargs(params, messages), timeouts), clients=clients
             )
         return lambda messages: GeminiCall(
-            self._validated(request_kwargs(params, messages), None), clients=clients, timeouts=timeouts
+            self._validated(request_kwargs(params, messages), None),
+            clients=clients,
+            timeouts=timeouts,
+            max_event_bytes=self.max_event_bytes,
         )
 
     def _async_calls(self, params: GeminiCallParams, timeouts: Timeouts) -> CallFactory[GeminiResponseChunk]:
@@ -96,5 +99,8 @@ class GeminiPrompt(ProviderPrompt[GeminiCallParams, GeminiResponseChunk]):
                 self._validated(request_kwargs(params, messages), timeouts), async_clients=factory
             )
         return lambda messages: GeminiCall(
-            self._validated(request_kwargs(params, messages), None), async_clients=factory, timeouts=timeouts
+            self._validated(request_kwargs(params, messages), None),
+            async_clients=factory,
+            timeouts=timeouts,
+            max_event_bytes=self.max_event_bytes,
         )

@@ -48,10 +48,18 @@ class OpenAIPrompt(ProviderPrompt[OpenAICallParams, OpenAIResponseChunk]):
 
     def _sync_calls(self, params: OpenAICallParams, timeouts: Timeouts) -> CallFactory[OpenAIResponseChunk]:
         client = CLIENTS.sync_client(type(self))
-        return lambda messages: OpenAICall(request_kwargs(params, messages), client=client, timeouts=timeouts)
+        return lambda messages: OpenAICall(
+            request_kwargs(params, messages),
+            client=client,
+            timeouts=timeouts,
+            max_event_bytes=self.max_event_bytes,
+        )
 
     def _async_calls(self, params: OpenAICallParams, timeouts: Timeouts) -> CallFactory[OpenAIResponseChunk]:
         factory = CLIENTS.async_client_factory(type(self))
         return lambda messages: OpenAICall(
-            request_kwargs(params, messages), async_client=factory, timeouts=timeouts
+            request_kwargs(params, messages),
+            async_client=factory,
+            timeouts=timeouts,
+            max_event_bytes=self.max_event_bytes,
         )

@@ -52,22 +52,29 @@ class OpenAIResponsesPrompt(ProviderPrompt[OpenAIResponsesCallParams, OpenAIResp
     def _sync_calls(
         self, params: OpenAIResponsesCallParams, timeouts: Timeouts
     ) -> CallFactory[OpenAIResponsesChunk]:
-        return _call_factory(params, timeouts, client=CLIENTS.sync_client(type(self)))
+        return _call_factory(params, timeouts, self.max_event_bytes, client=CLIENTS.sync_client(type(self)))
 
     def _async_calls(
         self, params: OpenAIResponsesCallParams, timeouts: Timeouts
     ) -> CallFactory[OpenAIResponsesChunk]:
-        return _call_factory(params, timeouts, async_client=CLIENTS.async_client_factory(type(self)))
+        return _call_factory(
+            params, timeouts, self.max_event_bytes, async_client=CLIENTS.async_client_factory(type(self))
+        )
 
 
 def _call_factory(
     params: OpenAIResponsesCallParams,
     timeouts: Timeouts,
+    max_event_bytes: int,
     *,
     client: OpenAI | None = None,
     async_client: Callable[[], AsyncOpenAI] | None = None,
 ) -> CallFactory[OpenAIResponsesChunk]:
     """Makes the calls of one stream: each sends `params` with the messages of its turn."""
     return lambda messages: OpenAIResponsesCall(
-        request_kwargs(params, messages), client=client, async_client=async_client, timeouts=timeouts
+        request_kwargs(params, messages),
+        client=client,
+        async_client=async_client,
+        timeouts=timeouts,
+        max_event_bytes=max_event_bytes,
     )
