@@ -52,10 +52,12 @@ def reply(name: str, variant: str) -> Reply:
 def sdk_message(server: LoopbackServer, name: str, variant: str) -> Any:
     """What the official SDK accumulates from the same bytes."""
     server.queue(reply(name, variant))
-    client = anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test-key", max_retries=0)
-    with client.messages.stream(
-        model="claude-sonnet-4-5", max_tokens=4096, messages=[{"role": "user", "content": "Hi"}]
-    ) as stream:
+    with (
+        anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test-key", max_retries=0) as client,
+        client.messages.stream(
+            model="claude-sonnet-4-5", max_tokens=4096, messages=[{"role": "user", "content": "Hi"}]
+        ) as stream,
+    ):
         return stream.get_final_message()
 
 

@@ -98,20 +98,22 @@ def test_other_providers_thinking_blocks_are_not_sent_to_anthropic() -> None:
 
 
 def request_without_thinking_block(server: LoopbackServer, thinking: bool) -> None:
-    client = anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test-key", max_retries=0)
-    extra = {"thinking": {"type": "enabled", "budget_tokens": 2048}} if thinking else {}
-    messages: list[Any] = [
-        {"role": "user", "content": "Weather in Paris?"},
-        {
-            "role": "assistant",
-            "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}],
-        },
-        {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny"}],
-        },
-    ]
-    client.messages.create(model="claude-sonnet-4-6", max_tokens=4096, messages=messages, extra_body=extra)
+    with anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test-key", max_retries=0) as client:
+        extra = {"thinking": {"type": "enabled", "budget_tokens": 2048}} if thinking else {}
+        messages: list[Any] = [
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny"}],
+            },
+        ]
+        client.messages.create(
+            model="claude-sonnet-4-6", max_tokens=4096, messages=messages, extra_body=extra
+        )
 
 
 def test_the_replay_server_rejects_a_tool_turn_without_its_thinking_block(server: LoopbackServer) -> None:
@@ -131,15 +133,20 @@ def test_without_thinking_the_same_request_is_answered(server: LoopbackServer) -
 
 
 def test_a_thinking_block_without_its_signature_is_rejected(server: LoopbackServer) -> None:
-    client = anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test-key", max_retries=0)
-    with pytest.raises(anthropic.BadRequestError, match="signature: Field required"):
+    with (
+        anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test-key", max_retries=0) as client,
+        pytest.raises(anthropic.BadRequestError, match="signature: Field required"),
+    ):
         client.messages.create(
             model="claude-sonnet-4-6",
             max_tokens=4096,
             thinking={"type": "enabled", "budget_tokens": 2048},
             messages=[
                 {"role": "user", "content": "Hi"},
-                {"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": ""}]},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "thinking", "thinking": "hm", "signature": ""}],
+                },
                 {"role": "user", "content": "Go on"},
             ],
         )

@@ -68,8 +68,8 @@ def reply(name: str, variant: str) -> Reply:
 def sdk_chunks(server: LoopbackServer, name: str, variant: str) -> list[types.GenerateContentResponse]:
     """What `google-genai` yields for the same bytes."""
     server.queue(reply(name, variant))
-    client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=server.url))
-    return list(client.models.generate_content_stream(model="gemini-3-pro-preview", contents="Hi"))
+    with genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=server.url)) as client:
+        return list(client.models.generate_content_stream(model="gemini-3-pro-preview", contents="Hi"))
 
 
 def expected(chunks: list[types.GenerateContentResponse]) -> dict[str, Any]:

@@ -370,43 +370,43 @@ def test_the_local_code_interpreter_runs_in_the_loop(server: LoopbackServer) -> 
 
 
 def test_the_replay_server_refuses_outputs_that_answer_no_call(server: LoopbackServer) -> None:
-    client = openai.OpenAI(base_url=server.base_url("openai"), api_key="sk-test", max_retries=0)
-    unanswered = [{"type": "function_call", "call_id": "call_a", "name": "f", "arguments": "{}"}]
-    stray = [{"type": "function_call_output", "call_id": "call_b", "output": "1"}]
-    for items, message in [
-        (unanswered, "No tool output found for function call call_a."),
-        (stray, "No tool call found for function call output with call_id call_b."),
-    ]:
-        with pytest.raises(openai.BadRequestError, match=message):
-            client.responses.create(model="gpt-5-mini", input=items, stream=True)  # type: ignore[arg-type]
-    assert server.pending == 0
-    server.queue(Turn(Text("ok")))  # a continued response may answer calls the server never saw
-    continued_input: Any = stray
-    continued = client.responses.create(
-        model="m", input=continued_input, previous_response_id="resp_x", stream=True
-    )
-    with continued as events:
-        assert [event.type for event in events][-1] == "response.completed"
-    client.close()
+    with openai.OpenAI(base_url=server.base_url("openai"), api_key="sk-test", max_retries=0) as client:
+        unanswered = [{"type": "function_call", "call_id": "call_a", "name": "f", "arguments": "{}"}]
+        stray = [{"type": "function_call_output", "call_id": "call_b", "output": "1"}]
+        for items, message in [
+            (unanswered, "No tool output found for function call call_a."),
+            (stray, "No tool call found for function call output with call_id call_b."),
+        ]:
+            with pytest.raises(openai.BadRequestError, match=message):
+                client.responses.create(model="gpt-5-mini", input=items, stream=True)  # type: ignore[arg-type]
+        assert server.pending == 0
+        server.queue(Turn(Text("ok")))  # a continued response may answer calls the server never saw
+        continued_input: Any = stray
+        continued = client.responses.create(
+            model="m", input=continued_input, previous_response_id="resp_x", stream=True
+        )
+        with continued as events:
+            assert [event.type for event in events][-1] == "response.completed"
+        client.close()
 
 
 def test_a_script_renders_as_responses_events_for_the_raw_sdk(server: LoopbackServer) -> None:
-    client = openai.OpenAI(base_url=server.base_url("openai"), api_key="sk-test", max_retries=0)
-    server.queue(Turn(Text("Apple", " pie"), ErrorEvent(429)))
-    with client.responses.create(model="gpt-5-mini", input="hi", stream=True) as events:
-        seen: list[str] = []
-        with pytest.raises(openai.APIError, match="Rate limit reached"):
-            seen.extend(event.type for event in events)
-    assert seen.count("response.output_text.delta") == 2
-    server.queue(Turn(Text("Apple"), finish_reason="length", usage=(5, 1)))
-    with client.responses.create(model="gpt-5-mini", input="hi", stream=True) as events:
-        last = list(events)[-1]
-    assert last.type == "response.incomplete"
-    assert last.response.incomplete_details is not None
-    assert last.response.incomplete_details.reason == "max_output_tokens"
-    client.close()
-    body = render(Turn(Text("Apple"), Disconnect()), "openai-responses").body
-    assert body.count(b"event: response.output_text.delta") == 1 and b"response.completed" not in body
+    with openai.OpenAI(base_url=server.base_url("openai"), api_key="sk-test", max_retries=0) as client:
+        server.queue(Turn(Text("Apple", " pie"), ErrorEvent(429)))
+        with client.responses.create(model="gpt-5-mini", input="hi", stream=True) as events:
+            seen: list[str] = []
+            with pytest.raises(openai.APIError, match="Rate limit reached"):
+                seen.extend(event.type for event in events)
+        assert seen.count("response.output_text.delta") == 2
+        server.queue(Turn(Text("Apple"), finish_reason="length", usage=(5, 1)))
+        with client.responses.create(model="gpt-5-mini", input="hi", stream=True) as events:
+            last = list(events)[-1]
+        assert last.type == "response.incomplete"
+        assert last.response.incomplete_details is not None
+        assert last.response.incomplete_details.reason == "max_output_tokens"
+        client.close()
+        body = render(Turn(Text("Apple"), Disconnect()), "openai-responses").body
+        assert body.count(b"event: response.output_text.delta") == 1 and b"response.completed" not in body
 
 
 def test_serve_points_a_responses_prompt_class_at_the_server() -> None:

@@ -93,37 +93,40 @@ def sdk_reading(body: bytes, server: LoopbackServer) -> Reference:
     server.queue(Reply(body))
     reference = Reference(calls=[])
     assert reference.calls is not None
-    client = openai.OpenAI(base_url=server.base_url("openai"), api_key="sk-test", max_retries=0)
-    try:
-        with client.responses.create(model="gpt-5-mini", input="hi", stream=True) as events:
-            for event in events:
-                if event.type == "response.output_text.delta":
-                    reference.text += event.delta
-                elif event.type == "response.reasoning_summary_part.added" and reference.thinking:
-                    reference.thinking += "\n\n"
-                elif event.type in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-                    reference.thinking += event.delta
-                elif event.type == "response.output_item.done" and event.item.type == "function_call":
-                    reference.calls.append((event.item.call_id, event.item.name, event.item.arguments))
-                elif event.type == "response.created":
-                    reference.id, reference.model = event.response.id, event.response.model
-                elif event.type in ("response.completed", "response.incomplete", "response.failed"):
-                    reference.failed = event.type == "response.failed"
-                    reference.finished = not reference.failed
-                    usage = event.response.usage
-                    if usage is not None:
-                        reference.usage = (
-                            usage.input_tokens,
-                            usage.output_tokens,
-                            usage.total_tokens,
-                            usage.input_tokens_details.cached_tokens,
-                            usage.output_tokens_details.reasoning_tokens,
-                        )
-    except openai.APIError:
-        reference.raised = True
-    finally:
-        client.close()
-    return reference
+    with openai.OpenAI(base_url=server.base_url("openai"), api_key="sk-test", max_retries=0) as client:
+        try:
+            with client.responses.create(model="gpt-5-mini", input="hi", stream=True) as events:
+                for event in events:
+                    if event.type == "response.output_text.delta":
+                        reference.text += event.delta
+                    elif event.type == "response.reasoning_summary_part.added" and reference.thinking:
+                        reference.thinking += "\n\n"
+                    elif event.type in (
+                        "response.reasoning_summary_text.delta",
+                        "response.reasoning_text.delta",
+                    ):
+                        reference.thinking += event.delta
+                    elif event.type == "response.output_item.done" and event.item.type == "function_call":
+                        reference.calls.append((event.item.call_id, event.item.name, event.item.arguments))
+                    elif event.type == "response.created":
+                        reference.id, reference.model = event.response.id, event.response.model
+                    elif event.type in ("response.completed", "response.incomplete", "response.failed"):
+                        reference.failed = event.type == "response.failed"
+                        reference.finished = not reference.failed
+                        usage = event.response.usage
+                        if usage is not None:
+                            reference.usage = (
+                                usage.input_tokens,
+                                usage.output_tokens,
+                                usage.total_tokens,
+                                usage.input_tokens_details.cached_tokens,
+                                usage.output_tokens_details.reasoning_tokens,
+                            )
+        except openai.APIError:
+            reference.raised = True
+        finally:
+            client.close()
+        return reference
 
 
 def served(name: str, variant: str) -> tuple[bytes, Reply]:

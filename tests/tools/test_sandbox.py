@@ -115,7 +115,14 @@ def test_where_no_sandbox_can_be_built_the_error_names_the_opt_out() -> None:
         "interpreter.close()\n"
     )
     command = [bwrap, "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--proc", "/proc"]
-    command += ["--dev", "/dev", "--tmpfs", "/tmp", "--", sys.executable, "-c", script]
+    command += ["--dev", "/dev", "--tmpfs", "/tmp"]
+    # The private /tmp must not hide this interpreter or mirastream (a clone under /tmp, say).
+    import mirastream
+
+    for needed in sorted({sys.prefix, str(Path(mirastream.__file__).resolve().parents[1])}):
+        if Path(needed).resolve().is_relative_to("/tmp"):
+            command += ["--ro-bind", needed, needed]
+    command += ["--", sys.executable, "-c", script]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     message, ran = done.stdout.splitlines()[-2:]
