@@ -38,6 +38,27 @@ def is_loopback(url: str) -> bool:
     return host in _LOOPBACK_HOSTS or host.startswith("127.")
 
 
+def check_base_url(base_url: str, *, owner: str, from_class: bool, env_var: str | None) -> None:
+    """Raise `ConfigurationError` unless `base_url` is an absolute `http(s)://host...` URL.
+
+    A URL without its scheme (`127.0.0.1:8080/v1`) would otherwise be joined to the SDK's
+    own address or fail deep in the HTTP library; this says what to write instead.
+    """
+    source = f"{owner}.base_url" if from_class or env_var is None else env_var
+    if not isinstance(base_url, str):
+        raise ConfigurationError(f"{source} must be a URL string, not {type(base_url).__name__}")
+    parts = urlsplit(base_url.strip())
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return
+    if parts.scheme and parts.netloc:
+        problem = f"its scheme {parts.scheme!r} is not http or https"
+        hint = ""
+    else:
+        problem = "it has no http:// or https:// scheme"
+        hint = f"; write {'http://' + base_url.strip().lstrip('/')!r} (or https://)"
+    raise ConfigurationError(f"{source} = {base_url!r} is not a server URL: {problem}{hint}")
+
+
 def resolve_api_key(
     explicit: str | None,
     *,
@@ -49,6 +70,7 @@ def resolve_api_key(
     class_base_url: bool,
     home_host: str,
     fallback_env_vars: tuple[str, ...] = (),
+    base_url_env: str | None = None,
 ) -> str:
     """The API key to use: `explicit`, else the environment variable `env_var`.
 
@@ -58,9 +80,15 @@ def resolve_api_key(
     key with `api_key` or `api_key_env`. A server on a loopback address gets a placeholder
     key when none is set, since local OpenAI-compatible servers usually need none.
 
+    `base_url` is checked first (`check_base_url`; `base_url_env` names the variable it
+    came from when the class sets none).
+
     Raises:
+        ConfigurationError: `base_url` is not an `http(s)://` URL.
         MissingAPIKeyError: no usable key; the message says what to set.
     """
+    if base_url is not None:
+        check_base_url(base_url, owner=owner, from_class=class_base_url, env_var=base_url_env)
     if explicit:
         return explicit
     own_variable = env_var == default_env_var
@@ -243,6 +271,7 @@ class DefaultClients(Generic[SyncClientT, AsyncClientT]):
             base_url=base_url,
             class_base_url=prompt_class.base_url is not None,
             home_host=self._home_host,
+            base_url_env=self._base_url_env,
         )
         return api_key, base_url
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._status import error_for_status
+from .._status import connection_error, error_for_status
 from ..errors import (
-    APIConnectionError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -74,7 +73,7 @@ def convert_error(error: Exception) -> MirastreamError | None:
     if isinstance(error, (anthropic.APITimeoutError, httpx2.TimeoutException)):
         return APITimeoutError(f"anthropic did not answer in time: {error}", provider=_PROVIDER)
     if isinstance(error, (anthropic.APIConnectionError, httpx2.TransportError)):
-        return APIConnectionError(f"could not reach anthropic: {error!r}", provider=_PROVIDER)
+        return connection_error(error, provider=_PROVIDER)
     if isinstance(error, anthropic.APIError):
         return ProviderError(f"anthropic: {error.message}", provider=_PROVIDER, body=error.body)
     return None

@@ -3,6 +3,9 @@
 ```bash
 mirastream chat "What is 34/24? Compute it."
 mirastream chat            # interactive
+mirastream chat -c         # continue the last conversation
+mirastream logs            # the conversations kept
+mirastream models          # the models each provider would use
 ```
 
 `main(argv)` runs the command and returns its exit status: 0 done, 1 the provider failed,
@@ -28,6 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = parse_options(sys.argv[1:] if argv is None else argv)
     except UsageError as error:
         return error.code
+    if options.command != "chat":
+        from ._listing import show_logs, show_models
+
+        if options.command == "logs":
+            return show_logs(sys.stdout, sys.stderr, options.count)
+        return show_models(sys.stdout)
     renderer, note = make_renderer(options)
     if note is not None:
         renderer.notice(note)
@@ -54,3 +63,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if session is not None:
                 session.close()
+            renderer.finish()  # the terminal echoes again, whatever happened

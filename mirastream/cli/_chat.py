@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from ..errors import ConfigurationError, MirastreamError, MissingAPIKeyError
 from ._history import turn_messages
-from ._providers import ChatModel, ProviderChoice, choose_provider
+from ._log import ConversationLog
+from ._providers import ChatModel, ProviderChoice, choose_provider, interpreter_languages
 from ._render import ImageSaver
 from ._turn import TurnView, run_turn, summary
 
@@ -26,12 +28,25 @@ EXIT_PROVIDER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-HELP = "/reset forgets the conversation, /exit (or Ctrl-D) quits, Ctrl-C stops an answer or running code."
+COMMANDS = {
+    "/help": "show these commands",
+    "/reset": "forget the conversation (the next message starts a new one in the log)",
+    "/exit": "quit (also /quit, or Ctrl-D)",
+}
+HINT = "/help lists the commands, /exit (or Ctrl-D) quits, Ctrl-C stops an answer or running code."
+HELP = "\n".join(f"{name:<7} {meaning}" for name, meaning in COMMANDS.items())
+NO_SANDBOX_WARNING = (
+    "warning: --no-sandbox: the model's code runs as you, uncontained: it can read and change "
+    "any of your files and use the network"
+)
 
 
 def exit_status(error: BaseException) -> int:
-    """2 for the user's own configuration, 1 for anything the provider did."""
-    return EXIT_USAGE if isinstance(error, (ConfigurationError, ValidationError)) else EXIT_PROVIDER_ERROR
+    """2 for the user's own configuration (or machine), 1 for anything the provider did."""
+    from ..tools.execution import SandboxUnavailableError
+
+    usage = (ConfigurationError, ValidationError, SandboxUnavailableError)
+    return EXIT_USAGE if isinstance(error, usage) else EXIT_PROVIDER_ERROR
 
 
 def describe(error: BaseException, options: ChatOptions) -> str:
@@ -54,6 +69,14 @@ def describe(error: BaseException, options: ChatOptions) -> str:
             for problem in error.errors()
         )
         return f"invalid setting: {problems}"
+    from ..tools.execution import SandboxUnavailableError
+
+    if isinstance(error, SandboxUnavailableError):
+        why = error.message.partition(" (")[0].partition(":")[0]
+        return (
+            f"{why}; run with --no-sandbox to run the model's code uncontained, as your user "
+            "(or --no-tools to chat without code)"
+        )
     if isinstance(error, MirastreamError):
         return error.message
     return str(error)
@@ -73,12 +96,23 @@ class ChatSession:
         self.guard = guard
         self.history: list[Message] = []
         self.interpreter: CodeInterpreter | None = None
+        self.log = ConversationLog() if options.log else None
+        self.conversation: str | None = None
+        """The id of the conversation in the log (`None` until its first turn is kept)."""
+        if self.log is not None and (options.resume or options.conversation):
+            self.conversation = self.log.resolve(options.conversation)
+            self.history = self.log.messages(self.conversation)
         choice = choose_provider(options.provider, os.environ)
         if options.tools:
             from ..tools import CodeInterpreter, Limits
 
+            if not options.sandbox:
+                renderer.notice(NO_SANDBOX_WARNING)
             self.interpreter = CodeInterpreter(
-                confirm="auto" if options.auto_run else "ask", limits=Limits(workdir=options.workdir)
+                confirm="auto" if options.auto_run else "ask",
+                limits=Limits(workdir=(options.workdir or Path.cwd()).resolve()),
+                languages=interpreter_languages(choice.name),
+                sandbox=options.sandbox,
             )
         self.view = TurnView(renderer, ImageSaver(options.images_dir))
         try:
@@ -88,6 +122,11 @@ class ChatSession:
             raise
         renderer.notice(self._introduction(choice, self.model.model))
         self.model.check()
+        if self.interpreter is not None:
+            contained = "the only folder it can write to" if options.sandbox else "not sandboxed"
+            renderer.notice(f"code runs in {self.interpreter.workspace} ({contained})")
+        if self.conversation is not None:
+            renderer.notice(f"continuing conversation {self.conversation} ({len(self.history)} messages)")
 
     def _introduction(self, choice: ProviderChoice, model: str) -> str:
         """One line: which provider and model, and why."""
@@ -119,22 +158,35 @@ class ChatSession:
             self.renderer.finish()
             partial = getattr(error, "response", None)
             if partial is not None:
-                self.history.extend(turn_messages(message, partial))
+                self._keep(message, turn_messages(message, partial))
             self.renderer.error(describe(error, self.options))
             return exit_status(error)
-        self.history.extend(turn_messages(message, result.response))
+        self._keep(message, turn_messages(message, result.response))
         response = result.response
         if response.refusal:
             self.renderer.notice(f"the model refused: {response.refusal}")
         if response.finish_reason == "length" and not response.interrupted:
             self.renderer.notice("the answer was cut off: the model reached its token limit")
-        self.renderer.footer(summary(self.model.provider, response))
+        self.renderer.footer(summary(self.model.provider, response, self.model.model))
         return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+    def _keep(self, question: str, messages: list[Message]) -> None:
+        """Add a turn's messages to the conversation, and to the log."""
+        self.history.extend(messages)
+        if self.log is None or not messages:
+            return
+        if self.conversation is None:
+            self.conversation = self.log.new_id()
+        try:
+            self.log.add_turn(self.conversation, self.model.provider, self.model.model, question, messages)
+        except ConfigurationError as error:  # the chat goes on without its log
+            self.renderer.error(f"{error.message}; this conversation is not kept")
+            self.log = None
 
     def interact(self) -> int:
         """Read messages until /exit or the end of input; a second Ctrl-C in a row at the prompt quits."""
         _enable_line_editing()
-        self.renderer.notice(HELP)
+        self.renderer.notice(HINT)
         presses = 0
         while True:
             self.guard.arm()
@@ -158,10 +210,14 @@ class ChatSession:
                 return EXIT_OK
             if command in ("/reset", "/clear"):
                 self.history.clear()
+                self.conversation = None
                 self.renderer.notice("the conversation is forgotten")
                 continue
             if command in ("/help", "/?"):
                 self.renderer.notice(HELP)
+                continue
+            if command.startswith("/") and " " not in command:
+                self.renderer.notice(f"unknown command {text}: /help lists the commands")
                 continue
             self.turn(text)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 
 class InterruptGuard:
@@ -49,3 +49,53 @@ class InterruptGuard:
     def disarm(self) -> None:
         """Ignore Ctrl-C (while cleaning up)."""
         self._armed = False
+
+
+class TerminalEcho:
+    """Turns the terminal's echo off while output is live, and back on to read a line.
+
+    A live region (rich's `Live`) redraws the bottom of the screen in place. Anything the
+    terminal echoes meanwhile moves the cursor under it: a typed Ctrl-C echoed as `^C` at the
+    end of a full-width line wraps it, and the redraw then leaves a copy of the line behind.
+    With echo off, nothing but the chat writes to the screen while it streams.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._descriptor: int | None = None
+        self._saved: list[Any] | None = None
+        self._hidden = False
+        try:
+            import termios
+
+            if stream.isatty():
+                self._descriptor = stream.fileno()
+                self._saved = termios.tcgetattr(self._descriptor)
+        except (ImportError, OSError, ValueError):  # no termios (Windows), or not a real terminal
+            self._descriptor = None
+
+    def hide(self) -> None:
+        """Stop echoing typed keys (and `^C`) until `show()`."""
+        if self._descriptor is None or self._saved is None or self._hidden:
+            return
+        import termios
+
+        quiet = list(self._saved)
+        quiet[3] = self._saved[3] & ~(termios.ECHO | termios.ECHOCTL)
+        self._set(quiet)
+        self._hidden = True
+
+    def show(self) -> None:
+        """Echo again, as the terminal was set before."""
+        if self._descriptor is None or self._saved is None or not self._hidden:
+            return
+        self._set(self._saved)
+        self._hidden = False
+
+    def _set(self, attributes: list[Any]) -> None:
+        import termios
+
+        assert self._descriptor is not None
+        try:
+            termios.tcsetattr(self._descriptor, termios.TCSANOW, attributes)
+        except termios.error:  # the terminal went away: nothing to restore
+            self._descriptor = None

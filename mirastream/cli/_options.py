@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._version import __version__
 
@@ -18,6 +20,13 @@ DEFAULT_SYSTEM = (
     "with short code that prints the result, then explain the result in one or two sentences."
 )
 PLAIN_SYSTEM = "You are a helpful assistant in the user's terminal. Answer in Markdown, briefly."
+LOCAL_SYSTEM = (
+    "You are a helpful assistant with a Python tool. Never compute anything in your head: for "
+    "every question about numbers, dates, text, lists or plots, call the execute tool once, with "
+    "language python and short code that prints the result. Save a plot with matplotlib to the "
+    "file name asked for. When you get the output, answer in one short sentence that states the result."
+)
+"""The system prompt of the local model: small models need to be told plainly to use the tool."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,20 @@ class ChatOptions:
     max_steps: int
     system: str | None
     plain: bool
+    command: str = "chat"
+    """`chat`, or `logs` / `models` (which only list, and need no provider)."""
+    sandbox: bool = True
+    temperature: float | None = None
+    max_tokens: int | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
+    """`-o key=value` call parameters, values parsed as JSON when they are."""
+    resume: bool = False
+    """`-c`: continue the last conversation."""
+    conversation: str | None = None
+    """`--cid`: the conversation to continue."""
+    log: bool = True
+    count: int = 20
+    """`mirastream logs -n N`: how many conversations to list."""
 
     @property
     def system_prompt(self) -> str:
@@ -44,6 +67,12 @@ class ChatOptions:
         if self.system is not None:
             return self.system
         return DEFAULT_SYSTEM if self.tools else PLAIN_SYSTEM
+
+    def system_prompt_for(self, provider: str) -> str:
+        """The system prompt to send to `provider` (the local model gets one written for small models)."""
+        if provider == "local" and self.system is None and self.tools:
+            return LOCAL_SYSTEM
+        return self.system_prompt
 
 
 class UsageError(Exception):
@@ -68,6 +97,24 @@ def _non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+
+
+def _param(text: str) -> tuple[str, Any]:
+    """`key=value`: the value as JSON when it parses (`3`, `true`, `[1]`), else as text."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected key=value, not {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -106,7 +153,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "--model",
         type=_non_empty,
         metavar="NAME",
-        help="the model (default: the provider's default); with --provider local, a GGUF file to load",
+        help=(
+            "the model (default: the provider's default); with --provider local, 1.5b (the "
+            "default), 0.5b or a GGUF file to load"
+        ),
     )
     chat.add_argument(
         "--base-url", type=_non_empty, metavar="URL", help="another server speaking the provider's API"
@@ -129,7 +179,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "--workdir",
         type=Path,
         metavar="DIR",
-        help="the folder the code runs in (default: a temporary folder, removed at the end)",
+        help="the folder the code runs in, the only one it can write to (default: the current folder)",
     )
     chat.add_argument(
         "--max-steps",
@@ -140,7 +190,34 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     chat.add_argument("--system", metavar="TEXT", help="the system prompt (an empty string sends none)")
     chat.add_argument("--plain", action="store_true", help="plain text output, even in a terminal")
+    chat.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run the code uncontained, as your user (for platforms without the sandbox)",
+    )
+    chat.add_argument("--temperature", type=_number, metavar="T", help="the sampling temperature")
+    chat.add_argument("--max-tokens", type=_positive, metavar="N", help="the most tokens per model turn")
+    chat.add_argument(
+        "-o",
+        "--option",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another call parameter of the provider (the value is read as JSON when it is), e.g. -o seed=1",
+    )
+    chat.add_argument(
+        "-c", "--continue", dest="resume", action="store_true", help="continue the last conversation"
+    )
+    chat.add_argument(
+        "--cid", metavar="ID", type=_non_empty, help="continue conversation ID (see: mirastream logs)"
+    )
+    chat.add_argument("--no-log", action="store_true", help="do not keep this conversation in the log")
+    chat.add_argument("--list-models", action="store_true", help="list the models of each provider and exit")
     chat.add_argument("--version", action="version", version=f"mirastream {__version__}")
+    logs = commands.add_parser("logs", help="list the conversations kept (id, time, model, first question)")
+    logs.add_argument("-n", "--count", type=_positive, default=20, metavar="N", help="how many (default 20)")
+    commands.add_parser("models", help="list the model each provider would use, and the local models")
     return parser, chat
 
 
@@ -159,6 +236,12 @@ def parse_options(argv: Sequence[str]) -> ChatOptions:
     if args.command is None:
         parser.print_help(sys.stderr)
         raise UsageError(2)
+    if args.command != "chat":
+        return _listing(args.command, getattr(args, "count", 20))
+    if args.resume and args.cid:
+        _fail(chat, "-c/--continue resumes the last conversation; --cid picks one: pass one of them")
+    if args.no_log and (args.resume or args.cid):
+        _fail(chat, "--no-log cannot be used with -c/--continue or --cid")
     if args.provider == "local" and args.base_url:
         _fail(chat, "--base-url cannot be used with --provider local (it runs its own server)")
     if args.api_key_env and not args.base_url:
@@ -178,6 +261,35 @@ def parse_options(argv: Sequence[str]) -> ChatOptions:
         max_steps=args.max_steps,
         system=args.system,
         plain=args.plain,
+        command="models" if args.list_models else "chat",
+        sandbox=not args.no_sandbox,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        extra_params=dict(args.option),
+        resume=args.resume,
+        conversation=args.cid,
+        log=not args.no_log,
+    )
+
+
+def _listing(command: str, count: int) -> ChatOptions:
+    """The options of `mirastream logs` or `mirastream models`."""
+    return ChatOptions(
+        message=None,
+        interactive=False,
+        provider=None,
+        model=None,
+        base_url=None,
+        api_key_env=None,
+        auto_run=False,
+        tools=False,
+        images_dir=None,
+        workdir=None,
+        max_steps=1,
+        system=None,
+        plain=True,
+        command=command,
+        count=count,
     )
 
 

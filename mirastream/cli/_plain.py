@@ -70,7 +70,11 @@ class PlainRenderer:
         self._write("```\n")
 
     def _ask(self, prompt: str) -> str | None:
-        """Write `prompt` on stderr and read a line of stdin; `None` at the end of input."""
+        """Write `prompt` on stderr and read a line of stdin; `None` at the end of input.
+
+        A line read from a pipe is written after the prompt, as a terminal would echo it,
+        so each prompt and its answer make one line and the next prompt starts a new one.
+        """
         self._end_line()
         self._err.write(prompt)
         self._err.flush()
@@ -81,10 +85,10 @@ class PlainRenderer:
                 line = ""
         else:
             line = self._in.readline()
-        if not line:
-            self._err.write("\n")
-            return None
-        return line.rstrip("\r\n")
+        answer = line.rstrip("\r\n")
+        self._err.write(answer + "\n")
+        self._err.flush()
+        return answer if line else None
 
     def confirm(self, language: str) -> bool:
         """Ask on stderr, read the answer from stdin; the end of input means no."""

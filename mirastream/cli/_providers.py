@@ -34,6 +34,9 @@ BASE_URL_VARIABLES = (
 
 LOCAL_HINT = 'pip install "mirastream[local]"'
 
+LOCAL_SETTINGS: dict[str, Any] = {"temperature": 0.0, "max_tokens": 1024}
+"""The call parameters the chat gives the local model (see bench/agent_eval.py for why)."""
+
 _TEMPLATE = "SYSTEM: {system}\nMESSAGES: {history}\nUSER: {message}"
 _TEMPLATE_WITHOUT_SYSTEM = "MESSAGES: {history}\nUSER: {message}"
 
@@ -93,14 +96,38 @@ def _local_class() -> tuple[type[BasePrompt], BaseCallParams]:
             extra="local",
         ) from error
     check_installed()  # xllamacpp and the model packages, before anything loads
-    return LocalPrompt, LocalPrompt.call_params
+    return LocalPrompt, LocalPrompt.call_params.with_overrides(**LOCAL_SETTINGS)
+
+
+def interpreter_languages(provider: str) -> tuple[str, ...]:
+    """The languages the code interpreter offers: Python alone to the local model, else all.
+
+    A small model offered Python and shell sometimes runs Python in the shell (`34/24:
+    command not found`); Python covers the everyday questions (bench/agent_eval.py).
+    """
+    from ..tools._code_events import LANGUAGES
+
+    return ("python",) if provider == "local" else LANGUAGES
 
 
 def _local_server(model: str) -> Any:
-    """A local server for the GGUF file `model` (started, and checked, when the chat starts)."""
-    from ..local import LocalServer
+    """A local server for `model`: a short name of `mirastream.local.MODELS`, or a GGUF file."""
+    from ..local import MODELS, LocalServer
 
+    if model in MODELS:
+        return LocalServer(MODELS[model])
     return LocalServer(Path(model))
+
+
+def call_settings(provider: str, options: ChatOptions) -> dict[str, Any]:
+    """The call parameters from `--temperature`, `--max-tokens` and `-o key=value`."""
+    settings: dict[str, Any] = {}
+    if options.temperature is not None:
+        settings["temperature"] = options.temperature
+    if options.max_tokens is not None:
+        settings["max_output_tokens" if provider == "gemini" else "max_tokens"] = options.max_tokens
+    settings.update(options.extra_params)
+    return settings
 
 
 class _Streaming(Protocol):
@@ -120,19 +147,23 @@ class ChatModel:
         base, defaults = _base_class(choice.name)
         self.provider = choice.name
         self.choice = choice
-        self.system = options.system_prompt
+        self.system = options.system_prompt_for(choice.name)
         settings: dict[str, Any] = {}  # class attributes of the prompt class
         overrides: dict[str, Any] = {"tools": list(tools) or None}
         if choice.name != "local" and options.model is not None:
             overrides["model"] = options.model
+        overrides.update(call_settings(choice.name, options))
         params = defaults.with_overrides(**overrides)
         if choice.name != "local":
             self.model: str = getattr(params, "model", "") or ""
         elif options.model is not None:  # a GGUF file to load instead of the default model
-            settings["local_server"] = _local_server(options.model)
-            self.model = Path(options.model).name
-        else:  # the local server's `model` is only a label, not worth showing
-            self.model = ""
+            server = _local_server(options.model)
+            settings["local_server"] = server
+            self.model = server.model.name if server.model.path is None else Path(options.model).name
+        else:  # the local server's `model` is only a label: name the model it loads
+            from ..local import LocalModel
+
+            self.model = LocalModel.from_env().name
         if options.base_url is not None:
             settings["base_url"] = options.base_url
         if options.api_key_env is not None:

@@ -26,6 +26,8 @@ from rich.spinner import Spinner
 from rich.syntax import Syntax
 from rich.text import Text
 
+from ._interrupts import TerminalEcho
+
 if TYPE_CHECKING:
     from rich.style import StyleType
 
@@ -99,6 +101,7 @@ class RichRenderer:
         self._console = console
         self._errors = errors
         self._stdin = stdin
+        self._echo = TerminalEcho(stdin)
         self._live: Live | None = None
         self._block: Block | None = None
         self._pending = ""  # the answer's unfinished paragraphs, or reasoning, or unprinted output
@@ -116,6 +119,7 @@ class RichRenderer:
         if self._block == block:
             return
         self._close()
+        self._echo.hide()  # an echoed key (`^C`) would shift the live region: see TerminalEcho
         self._block = block
         self._live = Live(
             _Tail(make),
@@ -202,6 +206,7 @@ class RichRenderer:
     def _ask(self, prompt: str) -> str | None:
         """Print `prompt` (markup) and read a line; `None` at the end of input."""
         self._close()
+        self._echo.show()
         self._console.print(prompt, end="")
         if self._stdin is sys.stdin and sys.stdin.isatty():
             try:
@@ -287,8 +292,9 @@ class RichRenderer:
     # The turn ----------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Print whatever is still live."""
+        """Print whatever is still live; typed keys echo again."""
         self._close()
+        self._echo.show()
 
     def notice(self, text: str) -> None:
         """A dim line."""

@@ -50,6 +50,7 @@ def settings(prompt_class: GeminiSettings) -> tuple[str, str | None]:
         base_url=base_url,
         class_base_url=prompt_class.base_url is not None,
         home_host=HOME_HOST,
+        base_url_env=BASE_URL_ENV,
     )
     return api_key, base_url
 

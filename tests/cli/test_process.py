@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 import pytest
@@ -143,13 +144,13 @@ def test_a_missing_key_exits_2_naming_the_variable(spawn: Callable[..., Process]
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-def test_in_a_terminal_ctrl_c_is_typed_and_output_is_rich(server: LoopbackServer) -> None:
+def test_in_a_terminal_ctrl_c_is_typed_and_output_is_rich(server: LoopbackServer, tmp_path: Path) -> None:
     import fcntl
     import subprocess
     import sys
     import termios
 
-    from .conftest import ROOT, child_environment
+    from .conftest import child_environment
 
     server.queue(Reply.sse("tools/openai_execute.sse"), Reply.sse("tools/openai_final.sse"))
     server.queue(Reply.sse("openai/text.sse", delay=0.3))
@@ -159,11 +160,13 @@ def test_in_a_terminal_ctrl_c_is_typed_and_output_is_rich(server: LoopbackServer
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    env = child_environment({**provider_env("openai", server.url), "TERM": "xterm-256color"})
+    env = child_environment(
+        {**provider_env("openai", server.url), "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path)}
+    )
     env.update(COLUMNS="100", LINES="40")
     process = subprocess.Popen(
         [sys.executable, "-m", "mirastream", "chat"],
-        cwd=ROOT,
+        cwd=tmp_path,
         env=env,
         stdin=terminal,
         stdout=terminal,
@@ -211,3 +214,46 @@ def test_in_a_terminal_ctrl_c_is_typed_and_output_is_rich(server: LoopbackServer
             process.kill()
             process.wait(10)
         os.close(controller)
+
+
+def test_where_no_sandbox_can_be_built_one_line_names_no_sandbox(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from mirastream.tools.execution._sandbox import find_bwrap
+
+    from .conftest import child_environment
+
+    server.queue(Reply.sse("tools/openai_execute.sse"), Reply.sse("tools/openai_final.sse"))
+    # Inside a sandbox that forbids user namespaces, the chat cannot build its own.
+    outer = [find_bwrap(), "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--proc", "/proc"]
+    outer += [
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--bind",
+        str(tmp_path),
+        str(tmp_path),
+        "--chdir",
+        str(tmp_path),
+    ]
+    env = child_environment({**provider_env("openai", server.url), "XDG_DATA_HOME": str(tmp_path)})
+
+    def chat(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*outer, "--", sys.executable, "-m", "mirastream", "chat", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    refused = chat("What is 34/24?")
+    assert refused.returncode == 2, refused.stderr
+    (line,) = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert "no sandbox for model-written code can be built here" in line and "--no-sandbox" in line
+    assert "Traceback" not in refused.stderr
+    assert server.requests == []
+
+    uncontained = chat("What is 34/24?", "--no-sandbox", "--auto-run")
+    assert uncontained.returncode == 0, uncontained.stderr
+    assert "warning: --no-sandbox" in uncontained.stderr
+    assert "ratio: 1.417" in uncontained.stdout

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mirastream import Message, Response, ToolCall
 from mirastream.cli._history import turn_messages
-from mirastream.cli._options import DEFAULT_SYSTEM, PLAIN_SYSTEM, UsageError, parse_options
-from mirastream.cli._providers import choose_provider
+from mirastream.cli._options import DEFAULT_SYSTEM, LOCAL_SYSTEM, PLAIN_SYSTEM, UsageError, parse_options
+from mirastream.cli._providers import ChatModel, ProviderChoice, choose_provider, interpreter_languages
 from mirastream.responses import Choice, Step, ToolResult
 
 
@@ -131,3 +132,35 @@ def test_importing_the_command_loads_no_sdk_and_no_rich() -> None:
     )
     assert "mirastream.cli" in loaded
     assert not {"rich", "openai", "anthropic", "google.genai", "jupyter_client", "mirastream.local"} & loaded
+
+
+def test_the_local_model_gets_a_system_prompt_written_for_small_models() -> None:
+    options = parse_options(["chat", "hi"])
+    assert options.system_prompt_for("local") == LOCAL_SYSTEM
+    assert "Never compute anything in your head" in LOCAL_SYSTEM
+    assert options.system_prompt_for("openai") == DEFAULT_SYSTEM
+    assert parse_options(["chat", "--system", "Be brief.", "hi"]).system_prompt_for("local") == "Be brief."
+    assert parse_options(["chat", "--no-tools", "hi"]).system_prompt_for("local") == PLAIN_SYSTEM
+
+
+def test_the_local_model_is_offered_python_alone() -> None:
+    assert interpreter_languages("local") == ("python",)
+    assert interpreter_languages("openai") == ("python", "shell")
+
+
+def test_the_local_chat_decodes_greedily_with_a_token_cap_and_takes_short_model_names() -> None:
+    from mirastream.errors import MissingDependencyError
+
+    try:
+        from mirastream.local import CODER_0_5B, check_installed
+
+        check_installed()
+    except (ImportError, MissingDependencyError) as error:
+        pytest.skip(f"the local model is not installed: {error}")
+    options = parse_options(["chat", "--provider", "local", "--model", "0.5b", "hi"])
+    model = ChatModel(ProviderChoice("local", "test"), options, [])
+    params: Any = getattr(model.prompt_class, "call_params")  # noqa: B009
+    assert (params.temperature, params.max_tokens) == (0.0, 1024)
+    assert getattr(model.prompt_class, "local_server").model is CODER_0_5B  # noqa: B009
+    assert model.model == CODER_0_5B.name
+    assert model.system == LOCAL_SYSTEM

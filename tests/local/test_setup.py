@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mirastream.errors import MissingDependencyError
-from mirastream.local import LocalPrompt, LocalServer, LocalServerError, check_installed
+from mirastream.local import DEFAULT_MODEL, LocalPrompt, LocalServer, LocalServerError, check_installed
 
 from .conftest import require_local_model
 
@@ -121,7 +121,7 @@ def test_python_m_mirastream_local_prepare_prints_the_model_file() -> None:
     )
     assert result.returncode == 0, result.stderr
     path = Path(result.stdout.strip())
-    assert path.suffix == ".gguf" and path.stat().st_size == 491_400_064
+    assert path.suffix == ".gguf" and path.stat().st_size == DEFAULT_MODEL.size
 
 
 def test_a_file_that_is_not_a_model_is_a_clear_error(local_server: LocalServer, tmp_path: Path) -> None:
