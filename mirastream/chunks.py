@@ -9,7 +9,7 @@ from .responses import FinishReason, Usage
 if TYPE_CHECKING:
     pass
 
-__all__ = ["ChunkFields", "HostedPiece", "ResponseChunk", "ToolCallDelta"]
+__all__ = ["ChunkFields", "EventChunk", "HostedPiece", "ResponseChunk", "ToolCallDelta"]
 
 HostedKind = Literal["code", "code_done", "output", "image", "end"]
 
@@ -234,3 +234,51 @@ class ResponseChunk:
         if self.hosted:
             parts.append(f"hosted={list(self.hosted)!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class EventChunk(ResponseChunk):
+    """A chunk made from one named server-sent event (Anthropic's Messages, OpenAI's Responses).
+
+    It keeps the event's JSON payload and type, and the model and id the stream announced at
+    its start; a provider's subclass builds `.chunk` from them on demand.
+    """
+
+    __slots__ = ("_id", "_model", "_payload", "_type")
+
+    def __init__(
+        self,
+        payload: dict[str, Any],
+        event_type: str,
+        model: str | None = None,
+        stream_id: str | None = None,
+        content: str = "",
+        thinking: str = "",
+        tool_calls: tuple[ToolCallDelta, ...] = (),
+        finish_reason: FinishReason | None = None,
+        usage: Usage | None = None,
+        choice_index: int = 0,
+        hosted: tuple[HostedPiece, ...] = (),
+    ) -> None:
+        # The normalised fields by name, passed on without a dict: one chunk per event.
+        ResponseChunk.__init__(
+            self, content, thinking, tool_calls, finish_reason, usage, choice_index, hosted
+        )
+        self._payload = payload
+        self._type = event_type
+        self._model = model
+        self._id = stream_id
+
+    @property
+    def event_type(self) -> str:
+        """The event's type (read without building `.chunk`)."""
+        return self._type
+
+    @property
+    def model(self) -> str | None:
+        """The model that produced this chunk, as the stream announced it at its start."""
+        return self._model
+
+    @property
+    def id(self) -> str | None:
+        """The id of the message or response this chunk belongs to."""
+        return self._id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from ..chunks import ChunkFields, ResponseChunk
+from ..chunks import EventChunk
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
         RawMessageStreamEvent,
     )
     from anthropic.types.raw_message_delta_event import Delta as MessageDelta
-    from typing_extensions import Unpack
 
     PartEvent: TypeAlias = (
         RawContentBlockStartEvent
@@ -74,7 +73,7 @@ def _native_event(event_type: str, payload: dict[str, Any]) -> Any:
         return _event_class(event_type).construct(**payload)
 
 
-class AnthropicResponseChunk(ResponseChunk):
+class AnthropicResponseChunk(EventChunk):
     """One event of a Messages API stream.
 
     The Messages API has no choices: it streams one message as a sequence of events.
@@ -99,23 +98,9 @@ class AnthropicResponseChunk(ResponseChunk):
     `message_delta`.
     """
 
-    __slots__ = ("_id", "_model", "_payload", "_type")
+    __slots__ = ()
 
     provider: ClassVar[str] = "anthropic"
-
-    def __init__(
-        self,
-        payload: dict[str, Any],
-        event_type: str,
-        model: str | None = None,
-        message_id: str | None = None,
-        **fields: Unpack[ChunkFields],
-    ) -> None:
-        super().__init__(**fields)
-        self._payload = payload
-        self._type = event_type
-        self._model = model
-        self._id = message_id
 
     @property
     def chunk(self) -> RawMessageStreamEvent:
@@ -124,11 +109,6 @@ class AnthropicResponseChunk(ResponseChunk):
         if native is None:
             native = self._native = _native_event(self._type, self._payload)
         return native
-
-    @property
-    def event_type(self) -> str:
-        """The event's type, e.g. `"content_block_delta"` (read without building `.chunk`)."""
-        return self._type
 
     @property
     def choices(self) -> list[PartEvent]:
@@ -149,13 +129,3 @@ class AnthropicResponseChunk(ResponseChunk):
         if self._type not in _DELTA_EVENTS:
             return None
         return cast("RawContentBlockDeltaEvent | RawMessageDeltaEvent", self.chunk).delta
-
-    @property
-    def model(self) -> str | None:
-        """The model that produced this chunk (announced by `message_start`)."""
-        return self._model
-
-    @property
-    def id(self) -> str | None:
-        """The message's id (announced by `message_start`)."""
-        return self._id

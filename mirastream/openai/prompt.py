@@ -47,19 +47,16 @@ class OpenAIPrompt(ProviderPrompt[OpenAICallParams, OpenAIResponseChunk]):
         return request_kwargs(params, messages)
 
     def _sync_calls(self, params: OpenAICallParams, timeouts: Timeouts) -> CallFactory[OpenAIResponseChunk]:
-        client = CLIENTS.sync_client(type(self))
-        return lambda messages: OpenAICall(
-            request_kwargs(params, messages),
-            client=client,
-            timeouts=timeouts,
-            max_event_bytes=self.max_event_bytes,
-        )
+        return self._calls(params, timeouts, client=CLIENTS.sync_client(type(self)))
 
     def _async_calls(self, params: OpenAICallParams, timeouts: Timeouts) -> CallFactory[OpenAIResponseChunk]:
-        factory = CLIENTS.async_client_factory(type(self))
+        return self._calls(params, timeouts, async_client=CLIENTS.async_client_factory(type(self)))
+
+    def _calls(
+        self, params: OpenAICallParams, timeouts: Timeouts, **clients: Any
+    ) -> CallFactory[OpenAIResponseChunk]:
+        """Makes the calls of one stream: each sends `params` with the messages of its turn."""
+        limit = self.max_event_bytes
         return lambda messages: OpenAICall(
-            request_kwargs(params, messages),
-            async_client=factory,
-            timeouts=timeouts,
-            max_event_bytes=self.max_event_bytes,
+            request_kwargs(params, messages), timeouts=timeouts, max_event_bytes=limit, **clients
         )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..chunks import ChunkFields, ResponseChunk
+from ..chunks import EventChunk
 
 if TYPE_CHECKING:
     from openai.types.responses import ResponseStreamEvent
-    from typing_extensions import Unpack
 
 __all__ = ["OpenAIResponsesChunk"]
 
@@ -53,7 +52,7 @@ def _native_event(payload: dict[str, Any]) -> ResponseStreamEvent:
     return native
 
 
-class OpenAIResponsesChunk(ResponseChunk):
+class OpenAIResponsesChunk(EventChunk):
     """One event of a Responses API stream.
 
     The Responses API has no choices: it streams one response as a sequence of typed events.
@@ -75,23 +74,9 @@ class OpenAIResponsesChunk(ResponseChunk):
     `response.completed` and `response.incomplete`.
     """
 
-    __slots__ = ("_id", "_model", "_payload", "_type")
+    __slots__ = ()
 
     provider: ClassVar[str] = "openai"
-
-    def __init__(
-        self,
-        payload: dict[str, Any],
-        event_type: str,
-        model: str | None = None,
-        response_id: str | None = None,
-        **fields: Unpack[ChunkFields],
-    ) -> None:
-        super().__init__(**fields)
-        self._payload = payload
-        self._type = event_type
-        self._model = model
-        self._id = response_id
 
     @property
     def chunk(self) -> ResponseStreamEvent:
@@ -100,11 +85,6 @@ class OpenAIResponsesChunk(ResponseChunk):
         if native is None:
             native = self._native = _native_event(self._payload)
         return native
-
-    @property
-    def event_type(self) -> str:
-        """The event's type, e.g. `"response.output_text.delta"` (read without building `.chunk`)."""
-        return self._type
 
     @property
     def choices(self) -> list[ResponseStreamEvent]:
@@ -118,13 +98,3 @@ class OpenAIResponsesChunk(ResponseChunk):
             return None
         delta = self._payload.get("delta")
         return delta if isinstance(delta, str) else None
-
-    @property
-    def model(self) -> str | None:
-        """The model that produced this chunk (announced by `response.created`)."""
-        return self._model
-
-    @property
-    def id(self) -> str | None:
-        """The response's id (announced by `response.created`)."""
-        return self._id

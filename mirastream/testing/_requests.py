@@ -7,6 +7,7 @@ from typing import Any
 
 from ..messages import Message, ThinkingBlock, ToolCall
 from . import _responses_requests
+from ._responses_requests import text_of
 from ._wire import Wire
 
 
@@ -14,15 +15,6 @@ def _get(mapping: dict[str, Any], camel: str, snake: str) -> Any:
     """A field under its JSON (camelCase) or proto (snake_case) name."""
     value = mapping.get(camel)
     return mapping.get(snake) if value is None else value
-
-
-def _text(content: Any) -> str:
-    """The text of a string content or of a list of text parts/blocks."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
 
 
 def messages(wire: Wire, body: Any) -> list[Message]:
@@ -48,7 +40,7 @@ def _openai(body: dict[str, Any]) -> list[Message]:
     result: list[Message] = []
     for message in body.get("messages") or ():
         role = message.get("role")
-        content = _text(message.get("content"))
+        content = text_of(message.get("content"))
         if role == "developer":
             role = "system"
         if role == "tool":
@@ -69,7 +61,7 @@ def _openai(body: dict[str, Any]) -> list[Message]:
 
 def _anthropic(body: dict[str, Any]) -> list[Message]:
     result: list[Message] = []
-    system = _text(body.get("system"))
+    system = text_of(body.get("system"))
     if system:
         result.append(Message(role="system", content=system))
     names: dict[str, str] = {}
@@ -98,7 +90,7 @@ def _anthropic(body: dict[str, Any]) -> list[Message]:
                 names[calls[-1].id] = calls[-1].name
             elif kind == "tool_result":
                 call_id = block.get("tool_use_id")
-                output = _text(block.get("content"))
+                output = text_of(block.get("content"))
                 name = names.get(call_id or "")
                 result.append(Message(role="tool", content=output, tool_call_id=call_id, name=name))
         if texts or calls:
@@ -190,7 +182,7 @@ def _last_tool_use_turn(messages: list[Any]) -> tuple[int, list[Any]] | None:
     return len(messages) - 2, content
 
 
-def _response_text(response: Any) -> str:
+def _responsetext_of(response: Any) -> str:
     if isinstance(response, dict) and set(response) == {"output"}:
         output = response["output"]
         return output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
@@ -201,7 +193,7 @@ def _gemini(body: dict[str, Any]) -> list[Message]:
     result: list[Message] = []
     system = _get(body, "systemInstruction", "system_instruction")
     if isinstance(system, dict):
-        result.append(Message(role="system", content=_text(system.get("parts"))))
+        result.append(Message(role="system", content=text_of(system.get("parts"))))
     for content in body.get("contents") or ():
         texts: list[str] = []
         calls: list[ToolCall] = []
@@ -213,7 +205,7 @@ def _gemini(body: dict[str, Any]) -> list[Message]:
                 call_id = call.get("id") or f"call_{len(calls)}"
                 calls.append(ToolCall.from_raw(call_id, call.get("name", ""), arguments))
             elif isinstance(response, dict):
-                output = _response_text(response.get("response"))
+                output = _responsetext_of(response.get("response"))
                 call_id = response.get("id")
                 name = response.get("name")
                 result.append(Message(role="tool", content=output, tool_call_id=call_id, name=name))

@@ -10,16 +10,17 @@ from typing import Any
 
 from ..messages import Message, ToolCall
 
-_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
-
-def _text(content: Any) -> str:
-    """The text of a string content or of a list of `input_text` / `output_text` parts."""
+def text_of(content: Any) -> str:
+    """The text of a string content or of a list of text parts, blocks or `input_text` items."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
         return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return ""
+
+
+_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 
 
 def _items(body: dict[str, Any]) -> list[Any]:
@@ -59,14 +60,14 @@ def messages(body: dict[str, Any]) -> list[Message]:
             open_turn = True
         elif kind == "function_call_output":
             call_id = item.get("call_id")
-            output = _text(item.get("output"))
+            output = text_of(item.get("output"))
             name = names.get(call_id) if isinstance(call_id, str) else None
             result.append(Message(role="tool", content=output, tool_call_id=call_id, name=name))
             open_turn = False
         elif kind == "message":
             role = _ROLES.get(str(item.get("role")))
             if role is not None:
-                result.append(Message(role=role, content=_text(item.get("content"))))
+                result.append(Message(role=role, content=text_of(item.get("content"))))
             open_turn = role == "assistant"
     return result
 

@@ -222,24 +222,12 @@ def test_where_no_sandbox_can_be_built_one_line_names_no_sandbox(
     import subprocess
     import sys
 
-    from mirastream.tools.execution._sandbox import find_bwrap
-
+    from ..no_userns import without_user_namespaces
     from .conftest import child_environment
 
     server.queue(Reply.sse("tools/openai_execute.sse"), Reply.sse("tools/openai_final.sse"))
     # Inside a sandbox that forbids user namespaces, the chat cannot build its own.
-    outer = [find_bwrap(), "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--proc", "/proc"]
-    outer += [
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--bind",
-        str(tmp_path),
-        str(tmp_path),
-        "--chdir",
-        str(tmp_path),
-    ]
+    outer = [*without_user_namespaces(tmp_path), "--chdir", str(tmp_path)]
     env = child_environment({**provider_env("openai", server.url), "XDG_DATA_HOME": str(tmp_path)})
 
     def chat(*args: str) -> subprocess.CompletedProcess[str]:

@@ -17,8 +17,9 @@ import pytest
 from mirastream.tools import CodeInterpreter
 from mirastream.tools.execution import ExecutionEvent, Limits, Output, PythonSession, ShellSession
 from mirastream.tools.execution._environment import sandbox_environment
-from mirastream.tools.execution._sandbox import Sandbox, find_bwrap
+from mirastream.tools.execution._sandbox import Sandbox
 
+from ..no_userns import without_user_namespaces
 from .test_containment import running, settled
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux's")
@@ -104,7 +105,6 @@ def test_what_a_dead_kernel_started_dies_with_it() -> None:
 
 def test_where_no_sandbox_can_be_built_the_error_names_the_opt_out() -> None:
     # Inside a sandbox that forbids user namespaces, no further sandbox can be built.
-    bwrap = find_bwrap()
     script = (
         "from mirastream.tools import CodeInterpreter\n"
         "from mirastream.tools.execution import SandboxUnavailableError\n"
@@ -114,14 +114,7 @@ def test_where_no_sandbox_can_be_built_the_error_names_the_opt_out() -> None:
         "print([event.text for event in events if hasattr(event, 'text')])\n"
         "interpreter.close()\n"
     )
-    command = [bwrap, "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--proc", "/proc"]
-    command += ["--dev", "/dev", "--tmpfs", "/tmp"]
-    # The private /tmp must not hide this interpreter or mirastream (a clone under /tmp, say).
-    import mirastream
-
-    for needed in sorted({sys.prefix, str(Path(mirastream.__file__).resolve().parents[1])}):
-        if Path(needed).resolve().is_relative_to("/tmp"):
-            command += ["--ro-bind", needed, needed]
+    command = without_user_namespaces()
     command += ["--", sys.executable, "-c", script]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr

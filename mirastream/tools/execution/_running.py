@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from ._child import KILL_WAIT, Child
 from ._control import RunControl
-from ._flow import Cancelled, Emit, Flow, WaitExit
+from ._flow import Cancelled, Emit, Flow, Receive, WaitExit
 from .events import ExecutionEvent, Finished
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._jupyter_decode import JupyterDecoder
+
+    Message = dict[str, Any]
 
 T = TypeVar("T")
 
@@ -68,3 +75,36 @@ def emit_last(held_back: Callable[[], list[ExecutionEvent]], finished: Finished,
     if not quiet:
         for event in [*held_back(), finished]:
             yield Emit(event)
+
+
+IDLE_AFTER_REPLY = 1.0
+"""Seconds after an execution's reply to wait for its idle status, which may be lost."""
+
+
+def pump_jupyter(
+    kernel: Child, decoder: JupyterDecoder, control: RunControl, quiet: bool
+) -> Flow[Literal["done", "killed", "died"]]:
+    """Receive a Jupyter execution's messages until it is done, stopping it when due.
+
+    The same for a local kernel and a gateway's: the messages come over `iopub` and the
+    reply over `shell`; the child says whether it is gone.
+    """
+    replied_at: float | None = None
+    while not decoder.done:
+        now = time.monotonic()
+        if (yield from stop_if_due(kernel, control, now)):
+            return "killed"
+        message = cast("Message | None", (yield Receive(control.wait(now), "iopub")))
+        if message is not None:
+            yield from emit_admitted(control, decoder.feed(message), quiet)
+            continue
+        if kernel.closed or kernel.poll() is not None:
+            return "died"
+        reply = cast("Message | None", (yield Receive(0, "shell")))
+        if reply is not None:
+            decoder.feed_reply(reply)
+        if decoder.replied:
+            replied_at = replied_at or now
+            if now - replied_at > IDLE_AFTER_REPLY:
+                return "done"  # the idle status was lost (iopub dropped messages)
+    return "done"

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import ClassVar, Literal, cast
+from typing import ClassVar, cast
 
 from ._child import Child, World
 from ._control import RunControl
@@ -42,7 +42,7 @@ from ._gateway_child import GatewayChild
 from ._gateway_wire import Gateway, GatewayError, Message, execute_request
 from ._jupyter_decode import JupyterDecoder, parent_id
 from ._kernel_bootstrap import BOOTSTRAP
-from ._running import emit_admitted, emit_last, pump_until_over, stop_if_due
+from ._running import emit_last, pump_jupyter, pump_until_over
 from ._session import Session
 from ._workspace import Workspace
 from .limits import Limits
@@ -51,9 +51,6 @@ __all__ = ["GatewayError", "GatewaySession"]
 
 START_TIMEOUT = 60.0
 """Seconds a kernel the gateway started gets to answer and run the set-up code."""
-
-IDLE_AFTER_REPLY = 1.0
-"""Seconds to wait for the final `idle` status once the `execute_reply` has come."""
 
 _DEFAULT_LIMITS = Limits()
 
@@ -151,7 +148,7 @@ class GatewaySession(Session):
         kernel.inbox.clear()  # what is left belongs to earlier requests
         msg_id = kernel.request("execute_request", execute_request(code, silent=False))
         decoder = JupyterDecoder(msg_id)
-        pump = partial(self._pump, kernel, decoder, control)
+        pump = partial(pump_jupyter, kernel, decoder, control)
         outcome, quiet = yield from pump_until_over(pump, kernel, control)
         now = time.monotonic()
         restart = f"the next run starts a new kernel on the gateway ({self._state_lost})"
@@ -164,27 +161,3 @@ class GatewaySession(Session):
             died = f"the gateway's kernel was lost ({how})"
             finished = control.finished(now, "killed", died, restart_note=restart)
         yield from emit_last(decoder.finish, finished, quiet)
-
-    def _pump(
-        self, kernel: GatewayChild, decoder: JupyterDecoder, control: RunControl, quiet: bool
-    ) -> Flow[Literal["done", "killed", "died"]]:
-        """Receive the execution's messages until it is done, stopping it when due."""
-        replied_at: float | None = None
-        while not decoder.done:
-            now = time.monotonic()
-            if (yield from stop_if_due(kernel, control, now)):
-                return "killed"
-            message = cast("Message | None", (yield Receive(control.wait(now), "iopub")))
-            if message is not None:
-                yield from emit_admitted(control, decoder.feed(message), quiet)
-                continue
-            if kernel.closed or kernel.poll() is not None:
-                return "died"
-            reply = cast("Message | None", (yield Receive(0, "shell")))
-            if reply is not None:
-                decoder.feed_reply(reply)
-            if decoder.replied:
-                replied_at = replied_at or now
-                if now - replied_at > IDLE_AFTER_REPLY:
-                    return "done"  # the idle status was lost
-        return "done"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import queue
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ._child import Child, World
 from ._control import RunControl
@@ -34,7 +34,7 @@ from ._jupyter_decode import JupyterDecoder, message_type, parent_id
 from ._kernel import KernelChild
 from ._kernel_bootstrap import BOOTSTRAP
 from ._process import describe_exit, kill_group
-from ._running import emit_admitted, emit_last, pump_until_over, stop_if_due
+from ._running import emit_last, pump_jupyter, pump_until_over
 from ._session import Session
 from ._workspace import Workspace
 
@@ -49,9 +49,6 @@ START_TIMEOUT = 60.0
 
 KERNEL_MEMORY_MB = 300
 """About the address space an idle IPython kernel needs (`Limits.max_memory_mb`)."""
-
-IDLE_AFTER_REPLY = 1.0
-"""Seconds to wait for the final `idle` status once the `execute_reply` has come."""
 
 Message = dict[str, Any]
 
@@ -148,7 +145,7 @@ class PythonSession(Session):
             code, silent=False, store_history=True, allow_stdin=False, stop_on_error=False
         )
         decoder = JupyterDecoder(msg_id)
-        pump = partial(self._pump, kernel, decoder, control)
+        pump = partial(pump_jupyter, kernel, decoder, control)
         outcome, quiet = yield from pump_until_over(pump, kernel, control)
         now = time.monotonic()
         restart = f"the next run starts a new Python session ({self._state_lost})"
@@ -164,27 +161,3 @@ class PythonSession(Session):
             died = f"the Python kernel died ({how})"
             finished = control.finished(now, "killed", died, restart_note=restart)
         yield from emit_last(decoder.finish, finished, quiet)
-
-    def _pump(
-        self, kernel: KernelChild, decoder: JupyterDecoder, control: RunControl, quiet: bool
-    ) -> Flow[Literal["done", "killed", "died"]]:
-        """Receive the execution's messages until it is done, stopping it when due."""
-        replied_at: float | None = None
-        while not decoder.done:
-            now = time.monotonic()
-            if (yield from stop_if_due(kernel, control, now)):
-                return "killed"
-            message = cast("Message | None", (yield Receive(control.wait(now), "iopub")))
-            if message is not None:
-                yield from emit_admitted(control, decoder.feed(message), quiet)
-                continue
-            if kernel.closed or kernel.poll() is not None:
-                return "died"
-            reply = cast("Message | None", (yield Receive(0, "shell")))
-            if reply is not None:
-                decoder.feed_reply(reply)
-            if decoder.replied:
-                replied_at = replied_at or now
-                if now - replied_at > IDLE_AFTER_REPLY:
-                    return "done"  # the idle status was lost (iopub dropped messages)
-        return "done"
