@@ -48,19 +48,12 @@ Native = Any  # a provider's native stream item, opaque here
 
 
 class _StreamBase(Generic[ItemT]):
-    """What the two drivers share: the run, the policies and the read-only views.
-
-    `run` is a `Run`, or a single prepared `ProviderCall` for a stream of one model turn.
-    """
+    """What the two drivers share: the run, the policies and the read-only views."""
 
     def __init__(
-        self,
-        run: Run | ProviderCall[Any],
-        *,
-        retries: RetryPolicy = DEFAULT_RETRIES,
-        timeouts: Timeouts | None = None,
+        self, run: Run, *, retries: RetryPolicy = DEFAULT_RETRIES, timeouts: Timeouts | None = None
     ) -> None:
-        self._run = run if isinstance(run, Run) else Run(run)
+        self._run = run
         self._retries = retries
         self._timeouts = timeouts or Timeouts()
 
@@ -117,11 +110,7 @@ class Stream(_StreamBase[ItemT]):
     """
 
     def __init__(
-        self,
-        run: Run | ProviderCall[Any],
-        *,
-        retries: RetryPolicy = DEFAULT_RETRIES,
-        timeouts: Timeouts | None = None,
+        self, run: Run, *, retries: RetryPolicy = DEFAULT_RETRIES, timeouts: Timeouts | None = None
     ) -> None:
         super().__init__(run, retries=retries, timeouts=timeouts)
         self._generator: weakref.ref[Generator[ItemT, None, None]] | None = None
@@ -332,11 +321,7 @@ class AsyncStream(_StreamBase[ItemT]):
     """
 
     def __init__(
-        self,
-        run: Run | ProviderCall[Any],
-        *,
-        retries: RetryPolicy = DEFAULT_RETRIES,
-        timeouts: Timeouts | None = None,
+        self, run: Run, *, retries: RetryPolicy = DEFAULT_RETRIES, timeouts: Timeouts | None = None
     ) -> None:
         super().__init__(run, retries=retries, timeouts=timeouts)
         self._generator: weakref.ref[AsyncGenerator[ItemT, None]] | None = None
