@@ -3,6 +3,7 @@
     python -m bench.agent_eval                        # every question of agent_questions.json, once
     python -m bench.agent_eval --only readme,primes --runs 3
     python -m bench.agent_eval --main-command 20      # the README's command, 20 fresh processes
+    python -m bench.agent_eval --main-command 20 --fresh-clone   # each from a new clone and venv
     python -m bench.agent_eval --model 1.5b           # another model (a GGUF file, or 0.5b / 1.5b)
     python -m bench.agent_eval --temperature 0.8 --system chat --languages python,shell
     python -m bench.agent_eval --json results.json    # also save every run
@@ -34,7 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-QUESTIONS = Path(__file__).resolve().parent / "agent_questions.json"
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "bench" / "agent_questions.json"
 README_QUESTION = "What is 34/24? Compute it."
 README_VALUE = 34 / 24
 
@@ -114,6 +116,7 @@ class Levers:
     languages: tuple[str, ...] | None = None
     parallel_tool_calls: bool | None = None
     tool_choice: str | None = None
+    chat_template: str | None = None
 
     def describe(self) -> str:
         """The levers set, as `name=value` words (or "the chat's configuration")."""
@@ -123,15 +126,23 @@ class Levers:
         return ", ".join(words) or "the chat's configuration"
 
 
-def _local_model(name: str | None) -> Any:
-    """The model `--model` names: a short name of `mirastream.local.MODELS`, or a GGUF file."""
-    from mirastream.local import DEFAULT_MODEL, MODELS, LocalModel
+def _local_model(name: str | None, chat_template: str | None) -> Any:
+    """The model `--model` names (a short name of `mirastream.local.MODELS`, or a GGUF file),
+    else the chat's (`MIRASTREAM_LOCAL_MODEL` and `MIRASTREAM_LOCAL_CHAT_TEMPLATE` apply, as in
+    the chat); `--chat-template` replaces its chat template."""
+    from dataclasses import replace
+
+    from mirastream.local import MODELS, LocalModel
 
     if name is None or name == "default":
-        return DEFAULT_MODEL
-    if name in MODELS:
-        return MODELS[name]
-    return LocalModel.from_file(name)
+        model = LocalModel.from_env()
+    elif name in MODELS:
+        model = MODELS[name]
+    else:
+        model = LocalModel.from_file(name)
+    if chat_template is not None:
+        model = replace(model, chat_template=Path(chat_template))
+    return model
 
 
 class Evaluator:
@@ -146,7 +157,7 @@ class Evaluator:
         self.verbose = verbose
         self.pythonpath = pythonpath
         self.options = parse_options(["chat", "--provider", "local", "--auto-run", "x"])
-        self.server = LocalServer(_local_model(levers.model))
+        self.server = LocalServer(_local_model(levers.model, levers.chat_template))
         started = time.monotonic()
         self.server.start()
         self.load_seconds = time.monotonic() - started
@@ -282,7 +293,61 @@ def main_command_run(extra_args: list[str]) -> Outcome:
             timeout=900,
         )
         seconds = round(time.monotonic() - started, 2)
+    return judge_main_command(process.returncode, process.stdout, seconds)
+
+
+def readme_main_command(readme: Path = ROOT / "README.md") -> str:
+    """The README's main command: the shell line between its `main-command` markers."""
+    text = readme.read_text(encoding="utf-8")
+    block = text.partition("<!-- main-command -->")[2].partition("<!-- /main-command -->")[0]
+    lines = [line for line in block.splitlines() if line.strip() and not line.startswith("```")]
+    if len(lines) != 1:
+        raise SystemExit("README.md: expected one command between the main-command markers")
+    return lines[0]
+
+
+def fresh_clone_run(source: Path) -> Outcome:
+    """The README's main command exactly as written, in a new clone of `source` with a new home.
+
+    Each run clones the repository's committed `HEAD`, creates its virtual environment and
+    installs from scratch (pip's download cache is kept, so packages are not downloaded
+    again; everything is still installed), with an empty home folder: the model is assembled
+    anew and nothing of earlier runs is found. The chat's part of the output is judged as
+    `main_command_run` judges it; the seconds include the install.
+    """
+    with tempfile.TemporaryDirectory(prefix="agent-fresh-") as folder:
+        clone, home = Path(folder) / "mirastream", Path(folder) / "home"
+        home.mkdir()
+        subprocess.run(["git", "clone", "--quiet", str(source), str(clone)], check=True, timeout=300)
+        pip_cache = subprocess.run(
+            [sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        keep = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR")
+        environment = {name: os.environ[name] for name in keep if name in os.environ}
+        environment.update(HOME=str(home), COLUMNS="100")
+        if pip_cache:
+            environment["PIP_CACHE_DIR"] = pip_cache
+        started = time.monotonic()
+        process = subprocess.run(
+            ["bash", "-c", readme_main_command(clone / "README.md")],
+            input="y\n" * 5,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=clone,
+            env=environment,
+            timeout=1800,
+        )
+        seconds = round(time.monotonic() - started, 2)
     output = process.stdout
+    installed = output.rfind("\nSuccessfully installed ")
+    if installed >= 0:  # judge the chat, not pip's lines
+        output = output[installed + 1 :].partition("\n")[2]
+    return judge_main_command(process.returncode, output, seconds)
+
+
+def judge_main_command(returncode: int, output: str, seconds: float) -> Outcome:
+    """Whether one run of the README's command did what the README promises."""
     asks = [line for line in output.splitlines() if "code? [y/N]" in line]
     lines = output.splitlines()
     last_ask = max((index for index, line in enumerate(lines) if "code? [y/N]" in line), default=-1)
@@ -292,8 +357,8 @@ def main_command_run(extra_args: list[str]) -> Outcome:
     )
     outcome = Outcome(id="main-command", kind="readme", ok=False, reason="", seconds=seconds, calls=len(asks))
     outcome.answer = explanation[:400]
-    if process.returncode != 0:
-        outcome.reason = f"exit status {process.returncode}: {output.strip()[-200:]}"
+    if returncode != 0:
+        outcome.reason = f"exit status {returncode}: {output.strip()[-200:]}"
     elif not asks:
         outcome.reason = "no code ran (never asked)"
     elif len(asks) > 2:
@@ -354,6 +419,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="instead: run the README's main command N times, each in a fresh process",
     )
+    parser.add_argument(
+        "--fresh-clone",
+        action="store_true",
+        help="with --main-command: each run from a new clone, venv and home, install included",
+    )
     parser.add_argument("--max-calls", type=int, default=3, help="more calls than this counts as a loop")
     parser.add_argument("--model", help="0.5b, 1.5b or a GGUF file (default: the chat's)")
     parser.add_argument("--temperature", type=float)
@@ -364,6 +434,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--languages", help="comma-separated languages offered (python, shell)")
     parser.add_argument("--parallel-tool-calls", choices=("on", "off"))
     parser.add_argument("--tool-choice", choices=("auto", "required", "none"))
+    parser.add_argument("--chat-template", help="a Jinja chat template file for the local server")
     parser.add_argument(
         "--pythonpath", help="PYTHONPATH for the code (e.g. a folder where matplotlib is installed)"
     )
@@ -390,6 +461,7 @@ def _levers(args: argparse.Namespace) -> Levers:
         languages=tuple(args.languages.split(",")) if args.languages else None,
         parallel_tool_calls=None if args.parallel_tool_calls is None else args.parallel_tool_calls == "on",
         tool_choice=args.tool_choice,
+        chat_template=args.chat_template,
     )
 
 
@@ -399,11 +471,14 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     if args.main_command:
         extra = ["--model", args.model] if args.model else []
+        if args.fresh_clone and extra:
+            raise SystemExit("--fresh-clone runs the README's command as written: no --model")
         for number in range(1, args.main_command + 1):
-            outcome = main_command_run(extra)
+            outcome = fresh_clone_run(ROOT) if args.fresh_clone else main_command_run(extra)
             outcomes.append(outcome)
             print(f"run {number}: {outcome.reason} ({outcome.seconds} s)", file=sys.stderr, flush=True)
-        title = f"README main command, {args.main_command} fresh runs"
+        where = "new clone, venv and home each, install included" if args.fresh_clone else "fresh processes"
+        title = f"README main command, {args.main_command} runs ({where})"
     else:
         questions = json.loads(args.questions.read_text(encoding="utf-8"))["questions"]
         if args.only:

@@ -226,8 +226,19 @@ class Run:
                 "your next turn if it is still needed.",
             )
         for other in earlier:
-            if other.name == call.name and other.arguments is not None and other.arguments == call.arguments:
+            if _same(other, call):
                 return _result(call, f"Not run: it repeats call {other.id} of this turn; see that result.")
+        if self._steps:
+            # The same call again right after it failed would fail the same way: small models
+            # otherwise repeat it until `max_steps`. (An identical call later on may be meant:
+            # the state it depends on can have changed in between.)
+            for result in self._steps[-1].results:
+                if result.is_error and _same(result.call, call):
+                    return _result(
+                        call,
+                        f"Not run: the same call ({result.call.id}) failed in your previous turn. "
+                        "Change it, or answer without it.",
+                    )
         return None
 
     def _run_tool(self, call: ToolCall) -> Generator[RunTool, Any, ToolResult]:
@@ -468,6 +479,11 @@ def duplicate_keys(raw_arguments: str) -> list[str]:
     except (ValueError, RecursionError):
         return []  # not JSON: reported as such
     return repeated
+
+
+def _same(one: ToolCall, other: ToolCall) -> bool:
+    """Whether two calls name the same tool with the same decoded arguments."""
+    return one.name == other.name and one.arguments is not None and one.arguments == other.arguments
 
 
 def _result(call: ToolCall, message: str) -> ToolResult:

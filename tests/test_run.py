@@ -459,6 +459,33 @@ def test_a_call_repeated_in_a_turn_is_not_run_again() -> None:
     assert "repeats call call_1" in results[1].output
 
 
+def test_a_call_that_failed_is_not_run_again_in_the_next_turn() -> None:
+    run, calls = new_run()
+    flow = run.flow()
+    next(flow)
+    step = flow.send(turn(call("call_1")))
+    assert isinstance(step, RunTool)
+    expect_turn(flow.send(ToolOutput("no route A", is_error=True)), 2)
+    # The model sends the same call again: it is answered, not run; the next turn comes.
+    expect_turn(flow.send(turn(call("call_2"))), 3)
+    repeated = run.response().steps[1].results[0]
+    assert repeated.is_error and "failed in your previous turn" in repeated.output
+    assert calls.made[-1].messages[-1].content == repeated.output
+    # A changed call runs.
+    step = flow.send(turn(call("call_3", arguments='{"route": "B"}')))
+    assert isinstance(step, RunTool) and step.call.id == "call_3"
+
+
+def test_a_call_that_succeeded_may_run_again_in_the_next_turn() -> None:
+    run, _ = new_run()
+    flow = run.flow()
+    next(flow)
+    flow.send(turn(call("call_1")))
+    expect_turn(flow.send(ToolOutput("1 km")), 2)
+    step = flow.send(turn(call("call_2")))  # the same question again: the world may have changed
+    assert isinstance(step, RunTool) and step.call.id == "call_2"
+
+
 def test_calls_past_the_cap_of_a_turn_are_answered_not_run() -> None:
     calls = Calls()
     run = Run(RecordedCall(1), calls, QUESTION, [Measure()], max_calls_per_turn=2)
