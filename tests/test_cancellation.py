@@ -805,6 +805,20 @@ def code_stops(pids: set[int]) -> bool:
     return wait_until(lambda: not running(pids), 1.0)
 
 
+def no_code_left(before: set[int], language: str) -> bool:
+    """Whether every process of the code (not a kept kernel) is gone within a moment.
+
+    A process that was killed stays listed (a zombie) until its parent reaps it, a moment
+    later; one that is still there after two seconds was left behind.
+    """
+    return wait_until(lambda: not _code_processes(before, language), 2.0)
+
+
+def descendants_since(before: set[int]) -> dict[int, str]:
+    """The processes started since `before`, with their states (for failure messages)."""
+    return {pid: state for pid, state in descendants().items() if pid not in before}
+
+
 def _kernels(pids: set[int]) -> set[int]:
     """The Jupyter kernels among `pids`, known by their command line.
 
@@ -869,7 +883,7 @@ def test_keyboard_interrupt_mid_run_stops_the_code(
         assert type(caught.value) is KeyboardInterrupt
         assert len(code) >= (2 if language == "shell" else 1), code  # the shell and its `sleep`
         assert code_stops(code), f"the code still runs: {running(code)}"
-        assert _code_processes(before, language) == set()
+        assert no_code_left(before, language), f"left: {descendants_since(before)}"
         assert stream.response.interrupted
         assert len(server.requests) == 1  # the model never got a result
     finally:
@@ -934,7 +948,7 @@ def test_cancelling_the_task_mid_run_stops_the_code(
         # Checked inside the loop: its shutdown would close the session anyway.
         assert len(code) >= (2 if language == "shell" else 1), code
         assert code_stops(code), f"the code still runs: {running(code)}"
-        assert _code_processes(before, language) == set()
+        assert no_code_left(before, language), f"left: {descendants_since(before)}"
         assert not others(), f"left pending: {others()}"
         assert stream.response.interrupted
         assert len(server.requests) == 1
