@@ -69,8 +69,10 @@ def test_concurrent_streams_arrive_intact_and_release_their_sockets(
 
     assert result.failures == 0, result.problems
     assert stats.streams_completed == WARM_UP_STREAMS + STREAMS
-    # The streams were in flight together, as many at once as the connection pool allows.
-    assert min(STREAMS, POOL_SIZE[provider]) // 2 <= stats.peak_streams <= POOL_SIZE[provider]
+    # The streams were in flight together, never more than the connection pool allows. How many
+    # overlap on the server depends on scheduling (a loaded 2-core machine saw 86 of 200, an idle
+    # one over 100); a client that serialised them would show one or two.
+    assert min(STREAMS, POOL_SIZE[provider]) // 10 <= stats.peak_streams <= POOL_SIZE[provider]
     assert stats.peak_connections <= POOL_SIZE[provider]
     # mirastream's default clients closed with their event loop: no socket left, on either side.
     assert sockets_after <= sockets_before, (sockets_before, sockets_after)
