@@ -50,6 +50,13 @@ def test_after_failed_code_the_model_is_asked_to_fix_it_rather_than_answer() -> 
     assert "Do not call any tool again" not in turn
 
 
+def test_after_the_loop_refused_a_resent_failed_call_the_model_is_asked_not_to_guess() -> None:
+    refused = "Not run: the same call (call_1) failed in your previous turn. Change it, or answer without it."
+    turn = last_user_turn(render({"role": "tool", "content": refused}))
+    assert "do not guess" in turn and "failed and why" in turn
+    assert f"My request was: {QUESTION}\n" in turn and "includes the result" not in turn
+
+
 def test_several_outputs_share_one_turn_and_the_last_decides() -> None:
     prompt = render({"role": "tool", "content": "1\n"}, {"role": "tool", "content": "2\n"})
     turn = last_user_turn(prompt)
