@@ -280,20 +280,28 @@ def main_command_run(extra_args: list[str]) -> Outcome:
     states the value, and the command exited with 0.
     """
     with tempfile.TemporaryDirectory(prefix="agent-main-") as folder:
-        started = time.monotonic()
         environment = {**os.environ, "COLUMNS": "100"}
-        process = subprocess.run(
-            [*_chat_command(), "chat", *extra_args, README_QUESTION],
-            input="y\n" * 5,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,  # the question is asked on stderr: keep the order
-            text=True,
-            cwd=folder,
-            env=environment,
-            timeout=900,
-        )
-        seconds = round(time.monotonic() - started, 2)
-    return judge_main_command(process.returncode, process.stdout, seconds)
+        command = [*_chat_command(), "chat", *extra_args, README_QUESTION]
+        returncode, output, seconds = _answering_yes(command, Path(folder), environment, 900)
+    return judge_main_command(returncode, output, seconds)
+
+
+def _answering_yes(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float
+) -> tuple[int, str, float]:
+    """Run `command` answering `y` to its questions: its exit status, its output, its seconds."""
+    started = time.monotonic()
+    process = subprocess.run(
+        command,
+        input="y\n" * 5,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # the question is asked on stderr: keep the order
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    return process.returncode, process.stdout, round(time.monotonic() - started, 2)
 
 
 def readme_main_command(readme: Path = ROOT / "README.md") -> str:
@@ -327,23 +335,12 @@ def fresh_clone_run(source: Path) -> Outcome:
         environment.update(HOME=str(home), COLUMNS="100")
         if pip_cache:
             environment["PIP_CACHE_DIR"] = pip_cache
-        started = time.monotonic()
-        process = subprocess.run(
-            ["bash", "-c", readme_main_command(clone / "README.md")],
-            input="y\n" * 5,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=clone,
-            env=environment,
-            timeout=1800,
-        )
-        seconds = round(time.monotonic() - started, 2)
-    output = process.stdout
+        command = ["bash", "-c", readme_main_command(clone / "README.md")]
+        returncode, output, seconds = _answering_yes(command, clone, environment, 1800)
     installed = output.rfind("\nSuccessfully installed ")
     if installed >= 0:  # judge the chat, not pip's lines
         output = output[installed + 1 :].partition("\n")[2]
-    return judge_main_command(process.returncode, output, seconds)
+    return judge_main_command(returncode, output, seconds)
 
 
 def judge_main_command(returncode: int, output: str, seconds: float) -> Outcome:

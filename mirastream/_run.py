@@ -234,11 +234,7 @@ class Run:
             # the state it depends on can have changed in between.)
             for result in self._steps[-1].results:
                 if result.is_error and _same(result.call, call):
-                    return _result(
-                        call,
-                        f"Not run: the same call ({result.call.id}) failed in your previous turn. "
-                        "Change it, or answer without it.",
-                    )
+                    return _result(call, REPEATED_FAILURE.format(id=result.call.id))
         return None
 
     def _run_tool(self, call: ToolCall) -> Generator[RunTool, Any, ToolResult]:
@@ -479,6 +475,13 @@ def duplicate_keys(raw_arguments: str) -> list[str]:
     except (ValueError, RecursionError):
         return []  # not JSON: reported as such
     return repeated
+
+
+REPEATED_FAILURE = (
+    "Not run: the same call ({id}) failed in your previous turn. Change it, or answer without it."
+)
+"""The result of a call that repeats the previous turn's failed call (the local chat template
+recognises its opening words)."""
 
 
 def _same(one: ToolCall, other: ToolCall) -> bool:

@@ -11,7 +11,9 @@ from typing import Any
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mirastream._run import REPEATED_FAILURE
 from mirastream.local import JSON_FENCE_TEMPLATE
+from mirastream.tools._code_events import FINISH_NOTES
 
 TOOLS = [{"type": "function", "function": {"name": "execute", "parameters": {"type": "object"}}}]
 QUESTION = "Sort these words alphabetically: pear apple fig"
@@ -44,15 +46,14 @@ def test_after_output_the_model_is_reminded_of_the_request_and_asked_for_the_res
 
 def test_after_failed_code_the_model_is_asked_to_fix_it_rather_than_answer() -> None:
     error = "NameError: name 'math' is not defined"
-    failed = f"{error}\n[The code raised an error: {error}]"
+    failed = f"{error}\n[{FINISH_NOTES['error']}: {error}]"
     turn = last_user_turn(render({"role": "tool", "content": failed}))
     assert "fix the code" in turn and "Do not answer from memory" in turn
     assert "Do not call any tool again" not in turn
 
 
 def test_after_the_loop_refused_a_resent_failed_call_the_model_is_asked_not_to_guess() -> None:
-    refused = "Not run: the same call (call_1) failed in your previous turn. Change it, or answer without it."
-    turn = last_user_turn(render({"role": "tool", "content": refused}))
+    turn = last_user_turn(render({"role": "tool", "content": REPEATED_FAILURE.format(id="call_1")}))
     assert "do not guess" in turn and "failed and why" in turn
     assert f"My request was: {QUESTION}\n" in turn and "includes the result" not in turn
 
