@@ -13,7 +13,9 @@ prompt class, system prompt and call parameters, from `mirastream.cli`), with
 `CodeInterpreter(confirm="auto")` in a fresh temporary working folder per question. A run
 succeeds when code ran without error (the last call that ran succeeded), the final answer
 contains the correct value (or the plot file exists), and the model did not loop (no call
-repeated, at most `--max-calls` calls, the answer ended normally). The lever options
+repeated, at most `--max-calls` calls, the answer ended normally). A question checked as
+`no_code` (bench/agent_questions_chat.json) succeeds the other way round: no call, and an
+answer in words. The lever options
 override one setting of the chat's configuration at a time, to measure what it changes.
 
 Not part of CI: one pass over the questions takes several minutes of CPU. Run it on an
@@ -97,6 +99,10 @@ def answer_correct(question: dict[str, Any], answer: str, workdir: Path) -> bool
         return True
     if check == "file":
         return (workdir / str(question["file"])).is_file()
+    if check == "no_code":  # a question that needs no computation: any stated word will do
+        return bool(answer.strip()) and (
+            not question.get("accept") or any(word.lower() in lowered for word in question["accept"])
+        )
     raise ValueError(f"unknown check {check!r}")
 
 
@@ -252,6 +258,11 @@ class Evaluator:
             outcome.reason = f"looped ({len(calls)} calls, {len(keys) - len(set(keys))} repeated)"
         elif response.finish_reason != "stop":
             outcome.reason = f"finish reason {response.finish_reason}"
+        elif question["check"] == "no_code" and calls:
+            outcome.reason = "ran code for a question that needs none"
+        elif question["check"] == "no_code":
+            outcome.ok = answer_correct(question, answer, workdir)
+            outcome.reason = "ok" if outcome.ok else "wrong or missing answer"
         elif not results:
             outcome.reason = "no code ran"
         elif results[-1].is_error:
@@ -408,7 +419,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.agent_eval", description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help="the question file (JSON)")
     parser.add_argument("--only", help="comma-separated question ids (default: all)")
-    parser.add_argument("--kinds", help="comma-separated kinds (arithmetic, dates, strings, lists, plots)")
+    parser.add_argument(
+        "--kinds", help="comma-separated kinds (arithmetic, dates, strings, lists, plots, chat)"
+    )
     parser.add_argument("--runs", type=int, default=1, help="runs of each question (default 1)")
     parser.add_argument(
         "--main-command",
