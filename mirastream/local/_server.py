@@ -240,9 +240,15 @@ class LocalServer:
                 handle = xllamacpp.Server(params)
             except RuntimeError as error:
                 progress.fail()
+                template = self.model.chat_template
+                question = "is it a GGUF model file" + (
+                    f", and can llama.cpp's Jinja engine parse the chat template {template}"
+                    if template is not None
+                    else ""
+                )
                 raise LocalServerError(
-                    f"llama.cpp could not load {path} or start serving ({error}); is it a GGUF "
-                    f"model file? Set {VERBOSE_ENV}=1 to see llama.cpp's log"
+                    f"llama.cpp could not load {path} or start serving ({error}); {question}? "
+                    f"Set {VERBOSE_ENV}=1 to see llama.cpp's log"
                 ) from error
             url = str(handle.listening_address).rstrip("/")
             try:

@@ -7,12 +7,14 @@ run it there); these tests pin what each tool outcome asks of the model.
 from __future__ import annotations
 
 import json
+import urllib.request
 from typing import Any
 
+import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mirastream._run import REPEATED_FAILURE
-from mirastream.local import JSON_FENCE_TEMPLATE
+from mirastream.local import JSON_FENCE_TEMPLATE, LocalServer
 from mirastream.tools._code_events import FINISH_NOTES
 
 TOOLS = [{"type": "function", "function": {"name": "execute", "parameters": {"type": "object"}}}]
@@ -44,17 +46,10 @@ def test_after_output_the_model_is_reminded_of_the_request_and_asked_for_the_res
     assert "includes the result" in turn and "Do not call any tool again" in turn
 
 
-def test_after_failed_code_the_model_is_asked_to_fix_it_rather_than_answer() -> None:
-    error = "NameError: name 'math' is not defined"
-    failed = f"{error}\n[{FINISH_NOTES['error']}: {error}]"
-    turn = last_user_turn(render({"role": "tool", "content": failed}))
-    assert "fix the code" in turn and "Do not answer from memory" in turn
-    assert "Do not call any tool again" not in turn
-
-
 def test_after_the_loop_refused_a_resent_failed_call_the_model_is_asked_not_to_guess() -> None:
     turn = last_user_turn(render({"role": "tool", "content": REPEATED_FAILURE.format(id="call_1")}))
-    assert "do not guess" in turn and "failed and why" in turn
+    assert "do not guess" in turn and "the error the code raised" in turn
+    assert "call_1" not in turn  # a small model quotes the refusal's call id to the user otherwise
     assert f"My request was: {QUESTION}\n" in turn and "includes the result" not in turn
 
 
@@ -69,3 +64,90 @@ def test_earlier_calls_are_rendered_as_the_fence_the_model_writes() -> None:
     prompt = render({"role": "tool", "content": "1\n"})
     fence = prompt.partition('```json\n{"name": "execute", "arguments": ')[2].partition("\n```")[0]
     assert json.loads(fence[:-1]) == {"language": "python", "code": "print(1)"} and fence.endswith("}")
+
+
+def failed_run(error: str) -> dict[str, Any]:
+    """A tool message as the code interpreter sends it back when the code raised `error`."""
+    return {
+        "role": "tool",
+        "content": f"Traceback (most recent call last):\n{error}\n[{FINISH_NOTES['error']}: {error}]",
+    }
+
+
+# Errors a small model makes often and cannot repair from the traceback alone: the template
+# adds what to change. Each: the error, and what the repair request must then say.
+REPAIR_HINTS = {
+    "NameError: name 'math' is not defined": ["uses math but never imports", "import of math added"],
+    "AttributeError: 'datetime.timedelta' object has no attribute 'strftime'": [
+        "calls .strftime on a datetime.timedelta object",
+        "(a + b).strftime(...)",
+    ],
+    "TypeError: 'float' object cannot be interpreted as an integer": [
+        "range() takes whole numbers",
+        "np.linspace",
+    ],
+    "TypeError: unsupported operand type(s) for *: 'int' and 'range'": [
+        "(*: 'int' and 'range')",
+        "list comprehension",
+    ],
+}
+
+
+@pytest.mark.parametrize("error", sorted(REPAIR_HINTS))
+def test_a_common_error_gets_a_repair_hint(error: str) -> None:
+    turn = last_user_turn(render(failed_run(error)))
+    assert all(phrase in turn for phrase in REPAIR_HINTS[error]), turn
+    assert "Do not answer from memory" in turn and "call the execute tool again" in turn
+
+
+def test_after_failed_code_the_model_is_asked_to_fix_it_rather_than_answer() -> None:
+    turn = last_user_turn(render(failed_run("ZeroDivisionError: division by zero")))
+    assert "fix the code and call the execute tool again" in turn and "Do not answer from memory" in turn
+    assert "Do not call any tool again" not in turn
+    assert not any(phrase in turn for phrases in REPAIR_HINTS.values() for phrase in phrases)
+
+
+def server_rendering(server: LocalServer, error: str) -> str:
+    """The prompt llama.cpp's own Jinja engine (not jinja2) renders for a call that raised `error`."""
+    messages = [
+        {"role": "user", "content": QUESTION},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {
+                        "name": "execute",
+                        "arguments": '{"language": "python", "code": "print(1)"}',
+                    },
+                }
+            ],
+        },
+        {**failed_run(error), "tool_call_id": "call_1"},
+    ]
+    request = urllib.request.Request(
+        f"{server.url}/apply-template",
+        data=json.dumps({"messages": messages}).encode(),
+        headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as answer:
+        return str(json.loads(answer.read())["prompt"])
+
+
+@pytest.mark.parametrize("error", sorted(REPAIR_HINTS))
+def test_llama_cpp_renders_the_repair_hints_as_jinja2_does(local_server: LocalServer, error: str) -> None:
+    turn = last_user_turn(server_rendering(local_server, error))
+    assert all(phrase in turn for phrase in REPAIR_HINTS[error]), turn
+
+
+# Output the code controls, shaped to half-match a hint: the prompt must still render.
+HALF_MATCHES = ["x object has no attribute 'y'", "NameError: name '", "unsupported operand type(s) for "]
+
+
+@pytest.mark.parametrize("error", HALF_MATCHES)
+def test_output_that_half_matches_a_hint_still_renders(local_server: LocalServer, error: str) -> None:
+    turn = last_user_turn(server_rendering(local_server, error))
+    assert "Tool output:" in turn and "call the execute tool again" in turn

@@ -7,6 +7,7 @@ import runpy
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,16 @@ def test_a_file_that_is_not_a_model_is_a_clear_error(local_server: LocalServer, 
         server.start()
     assert not server.running
     assert local_server.running  # the failed start left the other server alone
+
+
+def test_a_chat_template_llama_cpp_cannot_parse_is_named_in_the_error(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    template = tmp_path / "broken.jinja"
+    # Valid Jinja for jinja2, but llama.cpp's engine does not loop over a string.
+    template.write_text("{%- for letter in 'abc' -%}{{ letter }}{%- endfor -%}", encoding="utf-8")
+    server = LocalServer(replace(DEFAULT_MODEL, chat_template=template), progress=False)
+    with pytest.raises(LocalServerError, match=r"parse the chat template .*broken\.jinja"):
+        server.start()
+    assert not server.running
+    assert local_server.running
