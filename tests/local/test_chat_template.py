@@ -19,10 +19,11 @@ from mirastream.tools._code_events import FINISH_NOTES
 
 TOOLS = [{"type": "function", "function": {"name": "execute", "parameters": {"type": "object"}}}]
 QUESTION = "Sort these words alphabetically: pear apple fig"
+TEMPLATE = ImmutableSandboxedEnvironment().from_string(JSON_FENCE_TEMPLATE.read_text(encoding="utf-8"))
+"""The template rendered by jinja2 (llama.cpp's server renders the same file with its own engine)."""
 
 
 def render(*after_call: dict[str, Any]) -> str:
-    template = ImmutableSandboxedEnvironment().from_string(JSON_FENCE_TEMPLATE.read_text(encoding="utf-8"))
     call = {"function": {"name": "execute", "arguments": {"language": "python", "code": "print(1)"}}}
     messages = [
         {"role": "system", "content": "Use the tool."},
@@ -32,7 +33,7 @@ def render(*after_call: dict[str, Any]) -> str:
         {"role": "assistant", "content": "", "tool_calls": [call]},
         *after_call,
     ]
-    return template.render(messages=messages, tools=TOOLS, add_generation_prompt=True)
+    return TEMPLATE.render(messages=messages, tools=TOOLS, add_generation_prompt=True)
 
 
 def last_user_turn(prompt: str) -> str:
@@ -107,26 +108,22 @@ def test_after_failed_code_the_model_is_asked_to_fix_it_rather_than_answer() -> 
     assert not any(phrase in turn for phrases in REPAIR_HINTS.values() for phrase in phrases)
 
 
-def server_rendering(server: LocalServer, error: str) -> str:
-    """The prompt llama.cpp's own Jinja engine (not jinja2) renders for a call that raised `error`."""
-    messages = [
+def failed_conversation(error: str) -> list[dict[str, Any]]:
+    """A request, a call in the OpenAI wire format, and its failed run."""
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "execute", "arguments": '{"language": "python", "code": "print(1)"}'},
+    }
+    return [
         {"role": "user", "content": QUESTION},
-        {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {
-                        "name": "execute",
-                        "arguments": '{"language": "python", "code": "print(1)"}',
-                    },
-                }
-            ],
-        },
+        {"role": "assistant", "content": "", "tool_calls": [call]},
         {**failed_run(error), "tool_call_id": "call_1"},
     ]
+
+
+def server_rendering(server: LocalServer, messages: list[dict[str, Any]]) -> str:
+    """The prompt llama.cpp's own Jinja engine (not jinja2) renders for `messages`."""
     request = urllib.request.Request(
         f"{server.url}/apply-template",
         data=json.dumps({"messages": messages}).encode(),
@@ -139,8 +136,10 @@ def server_rendering(server: LocalServer, error: str) -> str:
 
 @pytest.mark.parametrize("error", sorted(REPAIR_HINTS))
 def test_llama_cpp_renders_the_repair_hints_as_jinja2_does(local_server: LocalServer, error: str) -> None:
-    turn = last_user_turn(server_rendering(local_server, error))
+    messages = failed_conversation(error)
+    turn = last_user_turn(server_rendering(local_server, messages))
     assert all(phrase in turn for phrase in REPAIR_HINTS[error]), turn
+    assert turn == last_user_turn(TEMPLATE.render(messages=messages, add_generation_prompt=True))
 
 
 # Output the code controls, shaped to half-match a hint: the prompt must still render.
@@ -149,5 +148,5 @@ HALF_MATCHES = ["x object has no attribute 'y'", "NameError: name '", "unsupport
 
 @pytest.mark.parametrize("error", HALF_MATCHES)
 def test_output_that_half_matches_a_hint_still_renders(local_server: LocalServer, error: str) -> None:
-    turn = last_user_turn(server_rendering(local_server, error))
+    turn = last_user_turn(server_rendering(local_server, failed_conversation(error)))
     assert "Tool output:" in turn and "call the execute tool again" in turn
